@@ -1,0 +1,43 @@
+# Thin front over CMake. `make` builds build/melon; `make test` runs every
+# test (release build, then AddressSanitizer + UndefinedBehaviorSanitizer
+# build, then a short fuzzing run); `make demo` runs the main job.
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-release test-sanitize test-fuzz demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+test: test-release test-sanitize test-fuzz
+
+test-release: build
+	ctest --test-dir build --output-on-failure -j $(JOBS)
+
+test-sanitize: deps
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DMELON_SANITIZE=ON \
+	  -DMELON_NATIVE=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-sanitize -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir build-sanitize --output-on-failure -j $(JOBS) -LE slow
+
+test-fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMELON_FUZZ=ON \
+	  -DMELON_NATIVE=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_parse
+	bash fuzz/run.sh build-fuzz/fuzz/fuzz_parse 30
+
+demo: build
+	@bash scripts/demo.sh
+
+bench: build
+	@for b in build/bench/bench_*; do echo "== $$b"; $$b; done
+
+clean:
+	rm -rf build build-sanitize build-fuzz

@@ -1,0 +1,46 @@
+/* Every setting of a run, with the protocol's defaults. The command line
+ * fills it; the runner, models and strategies read what they need. */
+#ifndef MELON_CONFIG_H
+#define MELON_CONFIG_H
+
+#include "melon/model.h"
+#include "melon/optim.h"
+#include "melon/stream.h"
+
+#include <stdint.h>
+
+#define MELON_MAX_FILES 64
+
+typedef struct {
+    /* data */
+    const char *data_files[MELON_MAX_FILES];
+    int n_data_files;
+    const char *dataset_name;     /* for the result file */
+    melon_load_options load;
+
+    /* protocol (protocol.md section 2) */
+    int batch_size;               /* 256 */
+    double train_ratio;           /* 0.8 */
+    int epochs;                   /* 5 */
+    uint64_t seed;                /* 1 */
+    int threads;                  /* 0 = all cores */
+
+    /* recommender */
+    const char *model;            /* "bpr", "ncf", "pop" */
+    melon_model_config model_cfg;
+
+    /* update strategy */
+    const char *strategy;         /* "default" */
+    melon_optimizer_config optim;
+
+    /* output */
+    const char *out_json;         /* NULL: no result file */
+    const char *per_batch_csv;    /* NULL: none */
+    const char *save_model;       /* NULL: none */
+    int progress;                 /* -1 auto (only on a terminal), 0, 1 */
+    int quiet;                    /* no table on stdout */
+} melon_config;
+
+void melon_config_default(melon_config *cfg);
+
+#endif

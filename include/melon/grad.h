@@ -1,0 +1,36 @@
+/* Aggregated (weighted) gradients of a batch, sparse over table rows. */
+#ifndef MELON_GRAD_H
+#define MELON_GRAD_H
+
+#include "melon/model.h"
+
+/* For a table tensor: the distinct rows the batch touched (in order of first
+ * touch) and one gradient row each. For a dense tensor: the full gradient. */
+typedef struct {
+    int n_tensors;
+    int32_t n_rows[MELON_MAX_TENSORS];
+    int32_t *rows[MELON_MAX_TENSORS];       /* [capacity rows] */
+    int32_t *row_index[MELON_MAX_TENSORS];  /* [tensor rows], -1 = untouched */
+    float *grad[MELON_MAX_TENSORS];
+    int32_t *count[MELON_MAX_TENSORS];      /* slots that looked a row up */
+    float *pair_weight;                     /* scratch [2 * max_triples] */
+    float *pair_buffer;                     /* scratch for dense products */
+} melon_sparse_grad;
+
+int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,
+                           int max_triples, melon_err *err);
+void melon_sparse_grad_free(melon_sparse_grad *g);
+
+/* out = sum_r weight_r * grad l_r over the n triples of `slots`.
+ * weight == NULL means every weight is 1/n (the batch-mean gradient). */
+void melon_sparse_grad_accumulate(melon_sparse_grad *out,
+                                  const melon_model *m,
+                                  const melon_triple *triples,
+                                  const melon_grads *slots,
+                                  const float *weight);
+
+/* Sum of squares of every entry (for tests and diagnostics). */
+double melon_sparse_grad_norm2(const melon_sparse_grad *g,
+                               const melon_model *m);
+
+#endif

@@ -1,0 +1,137 @@
+/* Recommenders behind one interface (protocol.md section 6,
+ * update-strategies.md section 1): BPR-MF, NCF (NeuMF) and the causal
+ * popularity ranker `pop`.
+ *
+ * A model is a list of parameter tensors (embedding tables indexed by user or
+ * item, and dense weights) plus operations: score pairs, and for a batch of
+ * BPR triples (u, i, j) compute per-triple losses and per-(triple, column)
+ * gradients in the "slot" layout below. Strategies change the tensors'
+ * values directly. */
+#ifndef MELON_MODEL_H
+#define MELON_MODEL_H
+
+#include "melon/common.h"
+#include "melon/stream.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define MELON_MAX_TENSORS 16
+#define MELON_MAX_LAYERS 8
+
+typedef enum {
+    MELON_USER_TABLE,  /* rows = n_users, row u looked up by user u */
+    MELON_ITEM_TABLE,  /* rows = n_items */
+    MELON_DENSE        /* a weight matrix shared by every interaction */
+} melon_tensor_kind;
+
+typedef struct {
+    const char *name;       /* "user_emb", "item_bias", "mlp_w1", ... */
+    melon_tensor_kind kind;
+    int rows;
+    int cols;
+    float *value;           /* rows * cols, row-major */
+    int decay;              /* L2 applies (every tensor but the bias tables) */
+} melon_tensor;
+
+/* One BPR training example: user, positive item, sampled negative item. */
+typedef struct {
+    int32_t user;
+    int32_t item;
+    int32_t negative;
+} melon_triple;
+
+/* Per-triple losses and per-(triple, column) gradients ("slots",
+ * update-strategies.md section 1.4). Column 0 scores (user, item), column 1
+ * scores (user, negative); the BPR loss of triple r is
+ * l_r = softplus(-(s_r0 - s_r1)), kappa_r = sigmoid(-(s_r0 - s_r1)).
+ *
+ * For a table tensor k, slot[k] holds [n][2][cols]: the gradient of l_r that
+ * flows through column c's score, at the row column c looks up (user tables:
+ * the user; item tables: the item for c = 0, the negative for c = 1). The
+ * per-triple gradient is the sum of the two columns.
+ *
+ * For a dense tensor k (rows x cols), slot[k] holds [n][2][rows], the
+ * upstream delta e, and input[k] holds [n][2][cols], the layer input h; the
+ * column's gradient is the outer product e h^T. */
+typedef struct {
+    int capacity;           /* triples the buffers hold */
+    int n;                  /* triples of the last forward_backward */
+    int n_tensors;
+    float *loss;            /* [n] */
+    float *kappa;           /* [n] */
+    float *slot[MELON_MAX_TENSORS];
+    float *input[MELON_MAX_TENSORS];  /* dense tensors only, else NULL */
+} melon_grads;
+
+typedef struct {
+    int dim;                        /* embedding size d (64) */
+    int n_layers;                   /* NCF tower widths (4 x 64) */
+    int layers[MELON_MAX_LAYERS];
+    float init_std;                 /* normal(0, init_std) init (0.01) */
+    uint64_t seed;
+} melon_model_config;
+
+void melon_model_config_default(melon_model_config *cfg);
+
+typedef struct melon_model melon_model;
+
+typedef struct {
+    const char *name;
+    /* Scores n (user, item) pairs. */
+    void (*score)(melon_model *m, const int32_t *users,
+                  const int32_t *items, size_t n, float *out);
+    /* Per-triple losses and slot gradients at the current parameters. */
+    void (*forward_backward)(melon_model *m, const melon_triple *triples,
+                             int n, melon_grads *g);
+    /* Optional: told about positions [begin, end) of the stream once they
+     * are in the past (pop counts them). */
+    void (*observe)(melon_model *m, const melon_stream *s, size_t begin,
+                    size_t end);
+    void (*free_impl)(melon_model *m);
+} melon_model_ops;
+
+struct melon_model {
+    const melon_model_ops *ops;
+    int32_t n_users;
+    int32_t n_items;
+    melon_model_config cfg;
+    int n_tensors;
+    melon_tensor tensor[MELON_MAX_TENSORS];
+    int max_triples;        /* forward_backward capacity */
+    void *impl;             /* model-specific workspace */
+};
+
+/* name: "bpr", "ncf" or "pop". max_triples bounds one forward_backward
+ * call (and score calls up to max_triples * 2 pairs at once; larger score
+ * calls are split internally). */
+int melon_model_create(melon_model *m, const char *name, int32_t n_users,
+                       int32_t n_items, const melon_model_config *cfg,
+                       int max_triples, melon_err *err);
+void melon_model_free(melon_model *m);
+int melon_model_has_parameters(const melon_model *m);
+
+/* Row a slot of table tensor `t` looks up for column c of a triple. */
+static inline int32_t melon_slot_row(const melon_tensor *t,
+                                     const melon_triple *tr, int c) {
+    if (t->kind == MELON_USER_TABLE) return tr->user;
+    return c == 0 ? tr->item : tr->negative;
+}
+/* Width of a slot vector of tensor t (dense: the delta's length). */
+static inline int melon_slot_width(const melon_tensor *t) {
+    return t->kind == MELON_DENSE ? t->rows : t->cols;
+}
+
+int melon_grads_init(melon_grads *g, const melon_model *m, int capacity,
+                     melon_err *err);
+void melon_grads_free(melon_grads *g);
+
+/* Copies every tensor value of src into dst (same model and sizes). */
+void melon_model_copy_values(melon_model *dst, const melon_model *src);
+
+/* Parameter files: a small binary format with a magic, the model name, the
+ * tensor names and shapes, then the values. */
+int melon_model_save(const melon_model *m, const char *path, melon_err *err);
+int melon_model_load(melon_model *m, const char *path, melon_err *err);
+
+#endif

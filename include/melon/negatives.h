@@ -1,0 +1,50 @@
+/* Negative sampling (protocol.md section 3).
+ *
+ * A pair index maps every (user, item) pair of the stream to the position of
+ * its first occurrence. A training negative for a user at a batch ending at
+ * position `end` is an item the user has not interacted with in positions
+ * [0, end) (causal). An evaluation negative is an item the user never
+ * interacts with anywhere in the stream. */
+#ifndef MELON_NEGATIVES_H
+#define MELON_NEGATIVES_H
+
+#include "melon/common.h"
+#include "melon/stream.h"
+
+#include <stdint.h>
+
+#define MELON_EVAL_NEGATIVES 99
+
+typedef struct {
+    uint64_t *keys;          /* open addressing; key = user << 32 | item, */
+    uint32_t *first_pos;     /* empty slot: key == UINT64_MAX */
+    size_t capacity;         /* power of two */
+    size_t n_pairs;
+    int32_t n_users;
+    int32_t n_items;
+    int32_t *user_distinct;  /* [n_users] distinct items per user, overall */
+} melon_pair_index;
+
+int melon_pair_index_build(melon_pair_index *index, const melon_stream *stream,
+                           melon_err *err);
+void melon_pair_index_free(melon_pair_index *index);
+
+/* Position of the first (user, item) interaction, or UINT32_MAX if none. */
+uint32_t melon_pair_first(const melon_pair_index *index, int32_t user,
+                          int32_t item);
+
+/* One causal training negative for `user`: uniform over the items the user
+ * has not interacted with before position `end`. Returns -1 when the user
+ * has interacted with every item. */
+int32_t melon_sample_train_negative(const melon_pair_index *index,
+                                    melon_rng *rng, int32_t user, size_t end);
+
+/* 99 distinct evaluation negatives for each of the n interactions of online
+ * batch `batch` (out: [n * 99]). The draw depends only on (seed, batch, the
+ * users), so every strategy of a comparison ranks the same lists. Fails with
+ * a message when a user has fewer than 99 items never interacted with. */
+int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
+                                size_t batch, const int32_t *users, size_t n,
+                                int32_t *out, melon_err *err);
+
+#endif

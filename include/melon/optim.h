@@ -1,0 +1,45 @@
+/* Optimisers of the recommender's parameters: Adam (lazy over touched table
+ * rows by default, or PyTorch's dense semantics) and plain SGD, each with L2
+ * on the tensors marked `decay`. */
+#ifndef MELON_OPTIM_H
+#define MELON_OPTIM_H
+
+#include "melon/grad.h"
+#include "melon/model.h"
+
+#include <stdio.h>
+
+typedef enum { MELON_OPT_ADAM, MELON_OPT_SGD } melon_optimizer_kind;
+
+typedef struct {
+    melon_optimizer_kind kind;
+    float lr;        /* 1e-3 */
+    float l2;        /* 1e-6, added to the gradient of decayed tensors */
+    float beta1;     /* 0.9 */
+    float beta2;     /* 0.999 */
+    float eps;       /* 1e-8 */
+    int dense;       /* Adam: move every table row each step (PyTorch) */
+} melon_optimizer_config;
+
+void melon_optimizer_config_default(melon_optimizer_config *cfg);
+
+typedef struct {
+    melon_optimizer_config cfg;
+    int n_tensors;
+    float *m[MELON_MAX_TENSORS];   /* first moments (Adam) */
+    float *v[MELON_MAX_TENSORS];   /* second moments (Adam) */
+    long step;
+} melon_optimizer;
+
+int melon_optimizer_init(melon_optimizer *opt, const melon_model *model,
+                         const melon_optimizer_config *cfg, melon_err *err);
+void melon_optimizer_free(melon_optimizer *opt);
+
+/* One step along g. `scale` multiplies the learning rate (1 normally). */
+void melon_optimizer_step(melon_optimizer *opt, melon_model *model,
+                          const melon_sparse_grad *g, float scale);
+
+int melon_optimizer_save(const melon_optimizer *opt, FILE *f, melon_err *err);
+int melon_optimizer_load(melon_optimizer *opt, FILE *f, melon_err *err);
+
+#endif

@@ -1,0 +1,55 @@
+/* The prequential runner (protocol.md sections 2, 4, 5): pre-train on the
+ * past, then for every online batch: meta step, evaluate, update, append to
+ * the history. */
+#ifndef MELON_RUNNER_H
+#define MELON_RUNNER_H
+
+#include "melon/config.h"
+#include "melon/metrics.h"
+#include "melon/stream.h"
+
+#include <stdio.h>
+
+typedef struct {
+    /* dataset */
+    int32_t n_users;
+    int32_t n_items;
+    size_t n_interactions;
+    size_t n_batches;
+    size_t n_test_batches;
+    /* overall metrics */
+    melon_metric_sums total;
+    /* per online batch */
+    melon_metric_sums *per_batch;       /* [n_test_batches] */
+    double *update_seconds;             /* [n_test_batches] */
+    double *train_loss;                 /* [n_test_batches] mean BPR loss */
+    double *pretrain_loss;              /* [epochs] mean BPR loss */
+    int epochs;
+    /* timing */
+    double update_mean_s;
+    double update_median_s;
+    double update_p90_s;
+    double pretrain_s;
+    double load_s;
+    double total_s;
+    double peak_rss_mb;
+} melon_run_result;
+
+/* Runs the whole protocol on an already loaded stream. */
+int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
+                     melon_run_result *res, melon_err *err);
+/* Loads cfg's data files, then runs. */
+int melon_run(const melon_config *cfg, melon_run_result *res, melon_err *err);
+void melon_run_result_free(melon_run_result *res);
+
+/* Result files: the JSON of protocol.md section 7 and a per-batch CSV, each
+ * written to a temporary file in the same directory and renamed. */
+int melon_write_result_json(const char *path, const melon_config *cfg,
+                            const melon_run_result *res, melon_err *err);
+int melon_write_per_batch_csv(const char *path, const melon_run_result *res,
+                              melon_err *err);
+/* The readable table printed at the end of a run. */
+void melon_print_result_table(FILE *out, const melon_config *cfg,
+                              const melon_run_result *res);
+
+#endif

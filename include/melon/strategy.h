@@ -1,0 +1,69 @@
+/* Update strategies behind one interface (design.md; update-strategies.md).
+ *
+ * The runner calls, for every batch (pre-training and online alike,
+ * protocol.md section 5): meta_step (learn how to update; may be NULL),
+ * then, online, evaluation, then update (change the recommender). The
+ * triples are the batch's positives with one causal training negative each;
+ * the context gives what a strategy may look at: the model, the stream up to
+ * the batch, the interaction history and the negative sampler. */
+#ifndef MELON_STRATEGY_H
+#define MELON_STRATEGY_H
+
+#include "melon/common.h"
+#include "melon/config.h"
+#include "melon/history.h"
+#include "melon/model.h"
+#include "melon/negatives.h"
+#include "melon/stream.h"
+
+#include <stdio.h>
+
+typedef enum { MELON_PHASE_PRETRAIN, MELON_PHASE_ONLINE } melon_phase;
+
+typedef struct {
+    melon_model *model;
+    const melon_stream *stream;
+    const melon_history *history;     /* holds every position < the batch's
+                                         begin (and, in pre-training, the
+                                         whole past: query with a bound) */
+    const melon_pair_index *pairs;
+    melon_rng *rng;                   /* the run's training generator */
+    const melon_config *config;
+    melon_phase phase;
+    size_t batch;                     /* batch index in the split */
+    size_t begin;                     /* stream positions of the batch */
+    size_t end;
+} melon_context;
+
+typedef struct melon_strategy melon_strategy;
+
+typedef struct {
+    const char *name;
+    int (*meta_step)(melon_strategy *s, melon_context *ctx,
+                     const melon_triple *batch, int n, melon_err *err);
+    int (*update)(melon_strategy *s, melon_context *ctx,
+                  const melon_triple *batch, int n, melon_err *err);
+    int (*save)(const melon_strategy *s, FILE *f, melon_err *err);
+    int (*load)(melon_strategy *s, FILE *f, melon_err *err);
+    void (*free_impl)(melon_strategy *s);
+} melon_strategy_ops;
+
+struct melon_strategy {
+    const melon_strategy_ops *ops;
+    void *impl;
+};
+
+/* Names the strategy registry knows, for --help and error messages. */
+extern const char *const melon_strategy_names[];
+
+int melon_strategy_create(melon_strategy *s, const char *name,
+                          melon_model *model, const melon_config *cfg,
+                          melon_err *err);
+void melon_strategy_free(melon_strategy *s);
+
+/* Strategy state files (magic + name + the strategy's own blob). */
+int melon_strategy_save(const melon_strategy *s, const char *path,
+                        melon_err *err);
+int melon_strategy_load(melon_strategy *s, const char *path, melon_err *err);
+
+#endif

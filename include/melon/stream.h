@@ -1,0 +1,66 @@
+/* The interaction stream (protocol.md sections 1-3): parse delimited files
+ * (plain or gzip), sort by time (stable), iterative k-core filter, dense ids,
+ * mini-batches and the past/online split. */
+#ifndef MELON_STREAM_H
+#define MELON_STREAM_H
+
+#include "melon/common.h"
+
+#include <stdint.h>
+
+/* How to read the input files. */
+typedef struct {
+    /* "auto" (default) or "delimited": both read CSV/TSV. Later formats
+     * (native JSON logs) register further names. */
+    const char *format;
+    /* Column selection, NULL = detect from the header or the field count.
+     * Either three header names "user,item,time" or three 1-based field
+     * numbers "1,2,4". */
+    const char *columns;
+    /* Iterative k-core: drop users with fewer than min_user interactions
+     * and items with fewer than min_item, until stable (0 = no filter). */
+    int min_user;
+    int min_item;
+} melon_load_options;
+
+void melon_load_options_default(melon_load_options *opt);
+
+/* A loaded, time-sorted stream with dense ids. */
+typedef struct {
+    size_t n;           /* interactions after filtering */
+    int32_t n_users;    /* dense ids 0..n_users-1, by first appearance */
+    int32_t n_items;
+    int32_t *user;      /* [n] in time order */
+    int32_t *item;      /* [n] */
+    double *time;       /* [n] non-decreasing */
+    char **user_name;   /* [n_users] original id strings */
+    char **item_name;   /* [n_items] */
+    size_t n_read;      /* records read before filtering */
+    size_t n_dropped;   /* removed by the k-core filter */
+} melon_stream;
+
+/* Loads and concatenates the files, in the given order, then sorts stably by
+ * time (ties keep file order), filters and assigns dense ids. On error the
+ * message names the file, line and value; *stream is left empty. */
+int melon_stream_load(melon_stream *stream, const char *const *paths,
+                      int n_paths, const melon_load_options *opt,
+                      melon_err *err);
+void melon_stream_free(melon_stream *stream);
+
+/* Batches and split (protocol.md section 2): batch b holds positions
+ * [b * batch_size, min((b + 1) * batch_size, n)); the first n_past batches
+ * are the past, the rest the online test stream. */
+typedef struct {
+    int batch_size;
+    size_t n_batches;
+    size_t n_past;
+} melon_split;
+
+/* Fails (with a message) when the stream is too short to give at least one
+ * past batch and one test batch. */
+int melon_split_make(melon_split *split, size_t n, int batch_size,
+                     double train_ratio, melon_err *err);
+size_t melon_batch_begin(const melon_split *split, size_t b);
+size_t melon_batch_end(const melon_split *split, size_t n, size_t b);
+
+#endif

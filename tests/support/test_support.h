@@ -1,0 +1,33 @@
+/* Helpers shared by the tests: cmocka, paths, temporary files, running the
+ * melon binary. */
+#ifndef MELON_TEST_SUPPORT_H
+#define MELON_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* ../shared/data beside the source tree (or $MELON_SHARED_DATA), or NULL
+ * when it is absent. */
+const char *test_shared_data(void);
+/* Path of a file under the shared data folder, in a static buffer; skips
+ * the current cmocka test with a message when the folder is absent. */
+const char *test_shared_file_or_skip(const char *relative);
+
+/* A fresh temporary directory for this process (removed at exit). */
+const char *test_tmpdir(void);
+/* test_tmpdir()/name, in a rotating static buffer. */
+const char *test_tmp_path(const char *name);
+/* Writes `content` to path (plain) or gzip-compressed when gz != 0. */
+void test_write_file(const char *path, const char *content, int gz);
+int test_file_exists(const char *path);
+/* Reads a whole file into a malloc'ed NUL-terminated buffer. */
+char *test_read_file(const char *path);
+
+/* Runs the melon binary with the given arguments (a shell-quoted string),
+ * capturing stdout and stderr; returns the exit status (or -1). */
+int test_run_melon(const char *args, char **out, char **errout);
+
+#endif
