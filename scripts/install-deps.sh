@@ -16,5 +16,5 @@ echo "melon: installing Debian packages: ${missing[*]}"
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update
+[ "${MELON_APT_UPDATED:-0}" = 1 ] || $sudo apt-get update
 $sudo apt-get install -y --no-install-recommends "${missing[@]}"

@@ -23,6 +23,8 @@ typedef struct {
     int32_t n_users;
     int32_t n_items;
     int32_t *user_distinct;  /* [n_users] distinct items per user, overall */
+    const melon_stream *stream; /* borrowed (must outlive the index): for
+                                   messages naming original user ids */
 } melon_pair_index;
 
 int melon_pair_index_build(melon_pair_index *index, const melon_stream *stream,

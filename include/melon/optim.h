@@ -28,6 +28,7 @@ typedef struct {
     int n_tensors;
     float *m[MELON_MAX_TENSORS];   /* first moments (Adam) */
     float *v[MELON_MAX_TENSORS];   /* second moments (Adam) */
+    size_t size[MELON_MAX_TENSORS];
     long step;
 } melon_optimizer;
 

@@ -51,6 +51,8 @@ typedef struct {
 struct melon_strategy {
     const melon_strategy_ops *ops;
     void *impl;
+    double batch_loss;   /* mean BPR loss of the last update's batch, before
+                            the update (NaN if the strategy does not know) */
 };
 
 /* Names the strategy registry knows, for --help and error messages. */

@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
+
+void test_assert_close(double a, double b, double tol, const char *a_text,
+                       const char *b_text, const char *file, int line) {
+    if (fabs(a - b) <= tol) return;
+    print_error("%s = %.12g and %s = %.12g differ by more than %g\n",
+                   a_text, a, b_text, b, tol);
+    _fail(file, line);
+}
 
 const char *test_shared_data(void) {
     const char *env = getenv("MELON_SHARED_DATA");

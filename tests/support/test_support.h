@@ -9,6 +9,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+/* Fails the test unless |a - b| <= tol, printing both values. */
+#define assert_close(a, b, tol) \
+    test_assert_close((double)(a), (double)(b), (double)(tol), #a, #b, \
+                      __FILE__, __LINE__)
+void test_assert_close(double a, double b, double tol, const char *a_text,
+                       const char *b_text, const char *file, int line);
+
 /* ../shared/data beside the source tree (or $MELON_SHARED_DATA), or NULL
  * when it is absent. */
 const char *test_shared_data(void);

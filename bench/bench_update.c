@@ -1,0 +1,75 @@
+/* Per-online-batch update time of Default fine-tuning on ml-100k, for
+ * BPR-MF and NCF (batch 256, d = 64): the median over runs of each run's
+ * mean update time, and triples per second. Evaluation scoring is not
+ * included (protocol.md section 4).
+ *
+ * usage: bench_update [FILE] [RUNS]   (default: ml-100k from the shared data
+ * folder or $MELON_BENCH_DATA; 5 runs) */
+#include "melon/runner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n) {
+    qsort(x, (size_t)n, sizeof *x, compare_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+int main(int argc, char **argv) {
+    const char *env = getenv("MELON_BENCH_DATA");
+    const char *path = argc > 1 ? argv[1]
+                       : env    ? env
+                                : MELON_SHARED_DATA "/ml-100k/u.data.gz";
+    int runs = argc > 2 ? atoi(argv[2]) : 5;
+    if (runs < 1 || runs > 100) runs = 5;
+    melon_config cfg;
+    melon_config_default(&cfg);
+    cfg.data_files[0] = path;
+    cfg.n_data_files = 1;
+    cfg.dataset_name = "bench";
+    cfg.epochs = 1;
+    cfg.progress = 0;
+    melon_stream stream;
+    melon_err err = {{0}};
+    if (melon_stream_load(&stream, cfg.data_files, 1, &cfg.load, &err) != 0) {
+        fprintf(stderr, "bench_update: %s\n", err.msg);
+        return 1;
+    }
+    printf("Default fine-tuning, %s: %zu interactions, batch %d, d %d, %d runs, "
+           "1 pre-training epoch, threads %s\n",
+           path, stream.n, cfg.batch_size, cfg.model_cfg.dim, runs,
+           getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "all");
+    const char *models[] = {"bpr", "ncf"};
+    double bpr_ms = 0.0;
+    for (int k = 0; k < 2; k++) {
+        cfg.model = models[k];
+        double means[100], medians[100], p90s[100];
+        for (int r = 0; r < runs; r++) {
+            melon_run_result res;
+            cfg.seed = (uint64_t)r + 1;
+            cfg.model_cfg.seed = cfg.seed;
+            if (melon_run_stream(&cfg, &stream, &res, &err) != 0) {
+                fprintf(stderr, "bench_update: %s\n", err.msg);
+                return 1;
+            }
+            means[r] = 1e3 * res.update_mean_s;
+            medians[r] = 1e3 * res.update_median_s;
+            p90s[r] = 1e3 * res.update_p90_s;
+            melon_run_result_free(&res);
+        }
+        double mean_ms = median(means, runs);
+        if (k == 0) bpr_ms = mean_ms;
+        printf("  %-4s update per batch: mean %.4f ms, median %.4f ms, p90 %.4f ms "
+               "(medians over runs); %.0f triples/s; %.1fx BPR-MF\n",
+               models[k], mean_ms, median(medians, runs), median(p90s, runs),
+               cfg.batch_size / (mean_ms * 1e-3), mean_ms / bpr_ms);
+    }
+    melon_stream_free(&stream);
+    return 0;
+}

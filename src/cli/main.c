@@ -1,0 +1,46 @@
+/* The `melon` command: dispatches to its subcommands. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MELON_VERSION "0.1.0"
+
+static void print_usage(FILE *out) {
+    fputs("usage: melon <command> [options]\n\n"
+          "Online update of recommender systems: pre-train BPR-MF or NCF on the\n"
+          "past of an interaction log, replay the rest as a stream and compare\n"
+          "update strategies batch by batch.\n\n"
+          "Commands:\n"
+          "  run     one prequential run of a model and an update strategy\n"
+          "  data    fetch public datasets into the cache, list them\n\n"
+          "Options:\n"
+          "  --help     show this help (and `melon <command> --help`)\n"
+          "  --version  print the version\n\n"
+          "Example:\n"
+          "  melon data fetch ml-100k\n"
+          "  melon run --data ml-100k --model bpr --strategy default --out r.json\n",
+          out);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("melon %s\n", MELON_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0) return melon_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "data") == 0) return melon_cmd_data(argc - 1, argv + 1);
+    fprintf(stderr, "melon: unknown command '%s' (commands: run, data; see "
+                    "melon --help)\n", cmd);
+    return 2;
+}

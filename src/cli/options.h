@@ -1,0 +1,44 @@
+/* A small table-driven parser for long options, with strict value checks
+ * and a help text that shows each option's current (default) value. */
+#ifndef MELON_OPTIONS_H
+#define MELON_OPTIONS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    OPT_STRING,   /* const char ** */
+    OPT_INT,      /* int *, within [min, max] */
+    OPT_U64,      /* uint64_t * */
+    OPT_FLOAT,    /* float *, finite, within [min, max] */
+    OPT_DOUBLE,   /* double *, finite, within [min, max] */
+    OPT_FLAG,     /* int *, set to 1 (no value) */
+    OPT_CHOICE,   /* const char **, one of `choices` (NULL-terminated) */
+    OPT_LIST      /* handled by a callback: void (*)(void *ctx, const char *) */
+} option_kind;
+
+typedef struct {
+    const char *name;        /* without the leading "--" */
+    option_kind kind;
+    void *target;
+    const char *metavar;
+    const char *help;
+    double min;
+    double max;
+    const char *const *choices;
+    int (*on_value)(void *ctx, const char *value, char *why, size_t cap);
+} option_spec;
+
+/* Parses argv[first..argc); positional arguments are collected into
+ * positional (up to max_positional). Returns 0, or 2 after printing a
+ * usage error "melon <command>: ..." to stderr. --help prints help and
+ * returns 1. */
+int options_parse(const option_spec *specs, int argc, char **argv, int first,
+                  const char *command, const char *usage, void *ctx,
+                  const char **positional, int max_positional,
+                  int *n_positional);
+
+void options_print_help(FILE *out, const option_spec *specs,
+                        const char *usage);
+
+#endif

@@ -1,0 +1,36 @@
+/* The interactions as read from the files, in file order, before sorting
+ * and filtering. Ids are interned strings (raw ids, by first appearance in
+ * the files). */
+#ifndef MELON_DATA_RAW_LOG_H
+#define MELON_DATA_RAW_LOG_H
+
+#include "id_table.h"
+#include "parse.h"
+
+#include "melon/common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Positions are stored as uint32 further on (UINT32_MAX means "none"). */
+#define MELON_MAX_INTERACTIONS ((size_t)UINT32_MAX - 1)
+
+typedef struct {
+    uint32_t *user;
+    uint32_t *item;
+    double *time;
+    size_t n;
+    size_t cap;
+    melon_id_table users;
+    melon_id_table items;
+} melon_raw_log;
+
+int melon_raw_log_init(melon_raw_log *log, melon_err *err);
+void melon_raw_log_free(melon_raw_log *log);
+
+/* Appends every interaction of one delimited file. `columns` is NULL for
+ * detection from the header or the field count. */
+int melon_raw_log_read_file(melon_raw_log *log, const char *path,
+                            const melon_columns *columns, melon_err *err);
+
+#endif

@@ -1,0 +1,169 @@
+/* Weighted batch gradients from slots: sum_r weight_r * grad l_r, where
+ * grad l_r is the sum of the triple's two columns (update-strategies.md 1.4,
+ * per-triple layout). Table tensors are kept sparse over the rows the batch
+ * touched; a dense tensor's gradient is sum_{r,c} weight_r e_rc h_rc^T, one
+ * GEMM over the 2n pairs.
+ *
+ * Dense tensors list every row (rows = 0..rows-1, row_index the identity,
+ * count = 2n, every slot reaching every row), so code that walks touched
+ * rows also works for them. */
+#include "melon/grad.h"
+
+#include "melon/nn.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,
+                           int max_triples, melon_err *err) {
+    memset(g, 0, sizeof *g);
+    if (max_triples < 1)
+        return melon_fail(err, "sparse gradient: max_triples %d must be >= 1",
+                          max_triples);
+    g->n_tensors = m->n_tensors;
+    size_t pairs = 2 * (size_t)max_triples;
+    size_t widest_dense = 1;
+    for (int k = 0; k < m->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        size_t rows = (size_t)t->rows, cols = (size_t)t->cols;
+        if (t->kind == MELON_DENSE) {
+            if (rows > widest_dense) widest_dense = rows;
+            g->grad[k] = melon_calloc(rows * cols, sizeof(float), err);
+            g->rows[k] = melon_alloc(rows * sizeof(int32_t), err);
+            g->row_index[k] = melon_alloc(rows * sizeof(int32_t), err);
+            g->count[k] = melon_calloc(rows, sizeof(int32_t), err);
+            if (!g->grad[k] || !g->rows[k] || !g->row_index[k] || !g->count[k])
+                goto fail;
+            for (size_t a = 0; a < rows; a++)
+                g->rows[k][a] = g->row_index[k][a] = (int32_t)a;
+            g->n_rows[k] = t->rows;
+        } else {
+            g->grad[k] = melon_calloc(pairs * cols, sizeof(float), err);
+            g->rows[k] = melon_alloc(pairs * sizeof(int32_t), err);
+            g->row_index[k] = melon_alloc(rows * sizeof(int32_t), err);
+            g->count[k] = melon_calloc(pairs, sizeof(int32_t), err);
+            if (!g->grad[k] || !g->rows[k] || !g->row_index[k] || !g->count[k])
+                goto fail;
+            for (size_t a = 0; a < rows; a++) g->row_index[k][a] = -1;
+            g->n_rows[k] = 0;
+        }
+    }
+    g->pair_weight = melon_alloc(pairs * sizeof(float), err);
+    g->pair_buffer = melon_alloc(pairs * widest_dense * sizeof(float), err);
+    if (!g->pair_weight || !g->pair_buffer) goto fail;
+    return 0;
+fail:
+    melon_sparse_grad_free(g);
+    return -1;
+}
+
+void melon_sparse_grad_free(melon_sparse_grad *g) {
+    for (int k = 0; k < MELON_MAX_TENSORS; k++) {
+        free(g->rows[k]);
+        free(g->row_index[k]);
+        free(g->grad[k]);
+        free(g->count[k]);
+    }
+    free(g->pair_weight);
+    free(g->pair_buffer);
+    memset(g, 0, sizeof *g);
+}
+
+/* Scatter-adds weight_r * slot_rc into the row column c looked up. */
+static void accumulate_table(melon_sparse_grad *out, int k,
+                             const melon_tensor *t,
+                             const melon_triple *triples, int n,
+                             const float *slot) {
+    int cols = t->cols;
+    int32_t *rows = out->rows[k];
+    int32_t *row_index = out->row_index[k];
+    int32_t *count = out->count[k];
+    float *grad = out->grad[k];
+    /* Forget the previous batch: O(rows it touched). */
+    for (int32_t at = 0; at < out->n_rows[k]; at++) row_index[rows[at]] = -1;
+    int32_t n_rows = 0;
+    for (int p = 0; p < 2 * n; p++) {
+        int32_t row = melon_slot_row(t, &triples[p / 2], p % 2);
+        int32_t at = row_index[row];
+        float *dst;
+        if (at < 0) {
+            at = n_rows++;
+            rows[at] = row;
+            row_index[row] = at;
+            count[at] = 0;
+            dst = grad + (size_t)at * cols;
+            memset(dst, 0, (size_t)cols * sizeof(float));
+        } else {
+            dst = grad + (size_t)at * cols;
+        }
+        count[at]++;
+        float w = out->pair_weight[p];
+        const float *src = slot + (size_t)p * cols;
+#pragma omp simd
+        for (int j = 0; j < cols; j++) dst[j] += w * src[j];
+    }
+    out->n_rows[k] = n_rows;
+}
+
+/* grad = sum_p weight_p e_p h_p^T = (diag(weight) E)^T H. Each OpenMP
+ * thread computes a block of the gradient's rows (no reduction across
+ * threads, OpenBLAS single-threaded inside the region). */
+static void accumulate_dense(melon_sparse_grad *out, int k,
+                             const melon_tensor *t, int n, const float *e,
+                             const float *h) {
+    int rows = t->rows, cols = t->cols, n_pairs = 2 * n;
+    float *scaled = out->pair_buffer;
+    long work = (long)rows * cols * n_pairs;
+#pragma omp parallel if (rows >= 16 && work >= (1L << 20))
+    {
+        int threads = omp_get_num_threads(), th = omp_get_thread_num();
+        int a0 = (int)((long)rows * th / threads);
+        int a1 = (int)((long)rows * (th + 1) / threads);
+        for (int p = 0; p < n_pairs; p++) {
+            float w = out->pair_weight[p];
+            const float *src = e + (size_t)p * rows;
+            float *dst = scaled + (size_t)p * rows;
+            for (int a = a0; a < a1; a++) dst[a] = w * src[a];
+        }
+        if (a1 > a0)
+            melon_linear_backward_weight(n_pairs, cols, a1 - a0, scaled + a0,
+                                         rows, h, cols, 0.0f,
+                                         out->grad[k] + (size_t)a0 * cols,
+                                         cols);
+    }
+    for (int a = 0; a < rows; a++) out->count[k][a] = n_pairs;
+}
+
+void melon_sparse_grad_accumulate(melon_sparse_grad *out,
+                                  const melon_model *m,
+                                  const melon_triple *triples,
+                                  const melon_grads *slots,
+                                  const float *weight) {
+    int n = slots->n;
+    float mean = n > 0 ? 1.0f / (float)n : 0.0f;
+    for (int r = 0; r < n; r++) {
+        float w = weight ? weight[r] : mean;
+        out->pair_weight[2 * r] = w;
+        out->pair_weight[2 * r + 1] = w;
+    }
+    for (int k = 0; k < m->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        if (t->kind == MELON_DENSE)
+            accumulate_dense(out, k, t, n, slots->slot[k], slots->input[k]);
+        else
+            accumulate_table(out, k, t, triples, n, slots->slot[k]);
+    }
+}
+
+double melon_sparse_grad_norm2(const melon_sparse_grad *g,
+                               const melon_model *m) {
+    double sum = 0.0;
+    for (int k = 0; k < m->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        size_t size = (size_t)g->n_rows[k] * (size_t)t->cols;
+        const float *grad = g->grad[k];
+        for (size_t a = 0; a < size; a++) sum += (double)grad[a] * grad[a];
+    }
+    return sum;
+}

@@ -1,0 +1,69 @@
+/* Default fine-tuning (MeLON paper, Eq. 1): one optimiser step per batch on
+ * the mean BPR loss of its triples. */
+#include "update_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct {
+    melon_optimizer opt;
+    melon_grads slots;
+    melon_sparse_grad grad;
+} default_state;
+
+static int default_update(melon_strategy *s, melon_context *ctx,
+                          const melon_triple *batch, int n, melon_err *err) {
+    default_state *st = s->impl;
+    melon_model *m = ctx->model;
+    m->ops->forward_backward(m, batch, n, &st->slots);
+    s->batch_loss = melon_mean_loss(&st->slots);
+    if (!melon_model_has_parameters(m)) return 0;
+    melon_sparse_grad_accumulate(&st->grad, m, batch, &st->slots, NULL);
+    melon_optimizer_step(&st->opt, m, &st->grad, 1.0f);
+    (void)err;
+    return 0;
+}
+
+static int default_save(const melon_strategy *s, FILE *f, melon_err *err) {
+    const default_state *st = s->impl;
+    return melon_optimizer_save(&st->opt, f, err);
+}
+
+static int default_load(melon_strategy *s, FILE *f, melon_err *err) {
+    default_state *st = s->impl;
+    return melon_optimizer_load(&st->opt, f, err);
+}
+
+static void default_free(melon_strategy *s) {
+    default_state *st = s->impl;
+    if (!st) return;
+    melon_optimizer_free(&st->opt);
+    melon_grads_free(&st->slots);
+    melon_sparse_grad_free(&st->grad);
+    free(st);
+}
+
+static const melon_strategy_ops default_ops = {
+    .name = "default",
+    .meta_step = NULL,
+    .update = default_update,
+    .save = default_save,
+    .load = default_load,
+    .free_impl = default_free,
+};
+
+int melon_default_create(melon_strategy *s, melon_model *model,
+                         const melon_config *cfg, melon_err *err) {
+    default_state *st = melon_calloc(1, sizeof *st, err);
+    if (!st) return -1;
+    s->ops = &default_ops;
+    s->impl = st;
+    if (melon_optimizer_init(&st->opt, model, &cfg->optim, err) != 0 ||
+        melon_grads_init(&st->slots, model, model->max_triples, err) != 0 ||
+        melon_sparse_grad_init(&st->grad, model, model->max_triples, err) != 0) {
+        default_free(s);
+        s->impl = NULL;
+        return -1;
+    }
+    return 0;
+}

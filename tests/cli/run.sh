@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The `melon run` command line: help, option checking, bad input, result
+# files. usage: run.sh MELON_BINARY SOURCE_DIR
+set -u
+melon=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() { # check "description" command...
+  local what=$1; shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
+}
+run() { "$melon" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
+rc() { cat "$tmp/rc"; }
+err_has() { grep -q -- "$1" "$tmp/err"; }
+out_has() { grep -q -- "$1" "$tmp/out"; }
+
+# a small valid stream: 300 interactions, 30 users, 150 items
+python3 - "$tmp/ok.csv" <<'PY'
+import sys, random
+r = random.Random(7)
+with open(sys.argv[1], "w") as f:
+    f.write("user_id,item_id,timestamp\n")
+    for t in range(300):
+        f.write(f"u{r.randrange(30)},i{r.randrange(150)},{1000 + t}\n")
+PY
+
+run --help
+check "melon --help exits 0" [ "$(rc)" = 0 ]
+check "melon --help lists run" out_has "run"
+run run --help
+check "run --help exits 0" [ "$(rc)" = 0 ]
+for opt in --data --model --strategy --seed --epochs --train-ratio --batch-size \
+           --threads --out --per-batch --optimizer --lr --l2 --dense-adam \
+           --min-user --min-item --columns --format; do
+  check "run --help lists $opt" out_has -- "$opt"
+done
+check "run --help shows defaults" out_has "default: 256"
+run run --data "$tmp/ok.csv" --bogus 1
+check "unknown option exits 2" [ "$(rc)" = 2 ]
+check "unknown option is named" err_has "bogus"
+run run --data "$tmp/ok.csv" --epochs abc
+check "non-integer epochs exits 2" [ "$(rc)" = 2 ]
+check "bad value is named" err_has "abc"
+run run --data "$tmp/ok.csv" --train-ratio 1.5
+check "train ratio out of range exits 2" [ "$(rc)" = 2 ]
+run run --data "$tmp/ok.csv" --model svd
+check "unknown model exits 2" [ "$(rc)" = 2 ]
+check "unknown model lists choices" err_has "bpr"
+run run
+check "missing --data exits 2" [ "$(rc)" = 2 ]
+run frobnicate
+check "unknown command exits 2" [ "$(rc)" = 2 ]
+
+run run --data "$tmp/missing.csv" --out "$tmp/missing.json"
+check "missing file fails" [ "$(rc)" = 1 ]
+check "missing file is named" err_has "missing.csv"
+check "no result after failure" [ ! -e "$tmp/missing.json" ]
+printf 'user,item,time\na,b,1\na,c,notatime\n' >"$tmp/bad.csv"
+run run --data "$tmp/bad.csv" --out "$tmp/bad.json"
+check "bad timestamp fails" [ "$(rc)" = 1 ]
+check "bad timestamp names line 3 and value" err_has "bad.csv:3.*notatime"
+check "no result after bad timestamp" [ ! -e "$tmp/bad.json" ]
+run run --data "$tmp/ok.csv" --min-user 1000 --out "$tmp/k.json"
+check "k-core leaving nothing fails" [ "$(rc)" = 1 ]
+check "no result after empty k-core" [ ! -e "$tmp/k.json" ]
+run run --data "$tmp/ok.csv" --batch-size 512 --out "$tmp/short.json"
+check "stream too short fails" [ "$(rc)" = 1 ]
+check "no result for a short stream" [ ! -e "$tmp/short.json" ]
+
+run run --data "$tmp/ok.csv" --batch-size 32 --epochs 2 --dim 8 --seed 3 \
+    --out "$tmp/a.json" --per-batch "$tmp/a.csv" --threads 1
+check "valid run exits 0" [ "$(rc)" = 0 ]
+check "table printed" out_has "NDCG"
+check "JSON parses with the protocol fields" python3 -c "
+import json,sys
+r=json.load(open('$tmp/a.json'))
+assert r['settings']['seed']==3 and r['settings']['batch_size']==32
+assert r['dataset']['interactions']==300 and r['dataset']['batches']==10
+assert r['dataset']['test_batches']==2
+for k in ('HR@5','HR@10','HR@20','NDCG@5','NDCG@10','NDCG@20'):
+    assert 0<=r['metrics'][k]<=1
+assert len(r['per_batch']['NDCG@10'])==2
+assert r['timing']['update_s_per_batch']['median']>0
+"
+check "per-batch CSV has one row per online batch" [ "$(wc -l <"$tmp/a.csv")" = 3 ]
+run run --data "$tmp/ok.csv" --batch-size 32 --epochs 2 --dim 8 --seed 3 \
+    --out "$tmp/b.json" --threads 1 --quiet
+check "quiet run prints no table" [ ! -s "$tmp/out" ]
+check "same seed and threads give identical metrics" python3 -c "
+import json
+a=json.load(open('$tmp/a.json'));b=json.load(open('$tmp/b.json'))
+assert a['metrics']==b['metrics'] and a['per_batch']['NDCG@10']==b['per_batch']['NDCG@10']
+"
+run run --data "$tmp/ok.csv" --batch-size 32 --epochs 1 --dim 8 --out /nonexistent-dir/r.json
+check "unwritable result path fails" [ "$(rc)" = 1 ]
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,173 @@
+/* End-to-end runs of the prequential runner on small written streams and on
+ * ml-100k: causality of evaluation, reproducibility, result files. */
+#include "test_support.h"
+
+#include "melon/runner.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 200 users; the past (batches 0..3) spreads over items 0..149; in the
+ * online batch (batch 4) 64 users all take one new item "hit". */
+static const char *write_disjoint_stream(void) {
+    const char *path = test_tmp_path("disjoint.tsv");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    int t = 0;
+    for (int k = 0; k < 4 * 64; k++)
+        fprintf(f, "u%d\ti%d\t%d\n", k % 200, k % 150, t++);
+    for (int k = 0; k < 64; k++)
+        fprintf(f, "u%d\thit\t%d\n", k, t++);
+    fclose(f);
+    return path;
+}
+
+/* 2,000 interactions of 100 users with a popularity skew: users prefer
+ * items near their own id, so a recommender has something to learn. */
+static const char *write_random_stream(void) {
+    const char *path = test_tmp_path("random.tsv");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    melon_rng rng;
+    melon_rng_seed(&rng, 99);
+    for (int t = 0; t < 2000; t++) {
+        int user = (int)melon_rng_below(&rng, 100);
+        int item = (user * 3 + (int)melon_rng_below(&rng, 40)) % 300;
+        fprintf(f, "u%d\ti%d\t%d\n", user, item, t);
+    }
+    fclose(f);
+    return path;
+}
+
+static void base_config(melon_config *cfg, const char *path, const char *model) {
+    melon_config_default(cfg);
+    cfg->data_files[0] = path;
+    cfg->n_data_files = 1;
+    cfg->dataset_name = "test";
+    cfg->batch_size = 64;
+    cfg->epochs = 2;
+    cfg->progress = 0;
+    cfg->threads = 2;
+    cfg->model = model;
+    cfg->model_cfg.dim = 8;
+}
+
+/* pop counts only interactions before the batch: "hit" has count 0 when the
+ * online batch is evaluated, below every past item, so it ranks last (ties
+ * count against it). Had the batch been counted first, "hit" (64) would
+ * rank first. */
+static void pop_is_evaluated_before_it_sees_the_batch(void **state) {
+    (void)state;
+    melon_config cfg;
+    base_config(&cfg, write_disjoint_stream(), "pop");
+    cfg.train_ratio = 0.8; /* 5 batches: 4 past, 1 online */
+    melon_run_result res;
+    melon_err err = {{0}};
+    assert_int_equal(melon_run(&cfg, &res, &err), 0);
+    assert_int_equal(res.n_batches, 5);
+    assert_int_equal(res.n_test_batches, 1);
+    assert_int_equal(res.total.count, 64);
+    assert_close(melon_metric_hr(&res.total, 2), 0.0, 0.0);
+    melon_run_result_free(&res);
+}
+
+static void same_seed_same_metrics_other_seed_differs(void **state) {
+    (void)state;
+    const char *path = write_random_stream();
+    melon_config cfg;
+    base_config(&cfg, path, "bpr");
+    cfg.batch_size = 128;
+    melon_run_result a, b, c;
+    melon_err err = {{0}};
+    assert_int_equal(melon_run(&cfg, &a, &err), 0);
+    assert_int_equal(melon_run(&cfg, &b, &err), 0);
+    cfg.seed = 2;
+    cfg.model_cfg.seed = 2;
+    assert_int_equal(melon_run(&cfg, &c, &err), 0);
+    int differs = 0;
+    for (int k = 0; k < MELON_N_CUTOFFS; k++) {
+        assert_true(a.total.hr[k] == b.total.hr[k]);
+        assert_true(a.total.ndcg[k] == b.total.ndcg[k]);
+        differs |= a.total.ndcg[k] != c.total.ndcg[k];
+    }
+    for (size_t t = 0; t < a.n_test_batches; t++)
+        assert_true(a.train_loss[t] == b.train_loss[t]);
+    assert_true(differs);
+    assert_true(melon_metric_hr(&a.total, 2) > 0.0);
+    melon_run_result_free(&a);
+    melon_run_result_free(&b);
+    melon_run_result_free(&c);
+}
+
+static void pretraining_lowers_the_loss(void **state) {
+    (void)state;
+    melon_config cfg;
+    base_config(&cfg, write_random_stream(), "bpr");
+    cfg.epochs = 30;
+    cfg.optim.lr = 0.01f;
+    melon_run_result res;
+    melon_err err = {{0}};
+    assert_int_equal(melon_run(&cfg, &res, &err), 0);
+    /* log 2 = 0.693 at initialisation */
+    assert_true(res.pretrain_loss[0] > 0.68);
+    assert_true(res.pretrain_loss[29] < 0.5 * res.pretrain_loss[0]);
+    melon_run_result_free(&res);
+}
+
+static void result_files_are_written_whole(void **state) {
+    (void)state;
+    melon_config cfg;
+    base_config(&cfg, write_disjoint_stream(), "ncf");
+    cfg.model_cfg.n_layers = 2;
+    cfg.model_cfg.layers[0] = 8;
+    cfg.model_cfg.layers[1] = 4;
+    melon_run_result res;
+    melon_err err = {{0}};
+    assert_int_equal(melon_run(&cfg, &res, &err), 0);
+    const char *json = test_tmp_path("r.json");
+    const char *csv = test_tmp_path("r.csv");
+    assert_int_equal(melon_write_result_json(json, &cfg, &res, &err), 0);
+    assert_int_equal(melon_write_per_batch_csv(csv, &res, &err), 0);
+    char *text = test_read_file(json);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"NDCG@10\""));
+    assert_non_null(strstr(text, "\"update_s_per_batch\""));
+    assert_non_null(strstr(text, "\"model\": \"ncf\""));
+    assert_non_null(strstr(text, "batch_size 64 (protocol: 256)"));
+    free(text);
+    text = test_read_file(csv);
+    assert_non_null(text);
+    assert_true(strncmp(text, "batch,interactions,HR@5", 23) == 0);
+    free(text);
+    /* no temporary left beside the results */
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", test_tmpdir());
+    assert_int_not_equal(system(cmd), 0);
+    melon_run_result_free(&res);
+}
+
+static void too_short_stream_is_an_error(void **state) {
+    (void)state;
+    const char *path = test_tmp_path("short.tsv");
+    test_write_file(path, "a\tx\t1\nb\ty\t2\n", 0);
+    melon_config cfg;
+    base_config(&cfg, path, "bpr");
+    melon_run_result res;
+    melon_err err = {{0}};
+    assert_int_equal(melon_run(&cfg, &res, &err), -1);
+    assert_true(strlen(err.msg) > 0);
+    melon_run_result_free(&res);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pop_is_evaluated_before_it_sees_the_batch),
+        cmocka_unit_test(same_seed_same_metrics_other_seed_differs),
+        cmocka_unit_test(pretraining_lowers_the_loss),
+        cmocka_unit_test(result_files_are_written_whole),
+        cmocka_unit_test(too_short_stream_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
