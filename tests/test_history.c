@@ -176,6 +176,68 @@ static void test_growth(void **state) {
     melon_history_free(&h);
 }
 
+/* u0's edges before position 4 are i1, i2, i1 (positions 0, 2, 3). */
+static void test_last_and_recent_neighbours(void **state) {
+    (void)state;
+    melon_stream s = small_stream();
+    melon_history h;
+    melon_err err = {{0}};
+    assert_int_equal(melon_history_init(&h, 3, 4, &err), 0);
+    assert_int_equal(melon_history_append(&h, &s, 0, 6, &err), 0);
+    assert_int_equal(melon_history_last_before(&h.user_items[0], 4), 1);
+    assert_int_equal(melon_history_last_before(&h.user_items[0], 3), 2);
+    assert_int_equal(melon_history_last_before(&h.user_items[0], 0), -1);
+    assert_int_equal(melon_history_last_before(&h.item_users[1], 2), 1);
+    melon_rng rng;
+    melon_rng_seed(&rng, 5);
+    int32_t out[8];
+    /* fewer edges than the limit: all of them, in order, repeats kept */
+    assert_int_equal(melon_history_sample(&h.user_items[0], 4, 10,
+                                          MELON_NEIGHBORS_UNIFORM, &rng, out), 3);
+    assert_int_equal(out[0], 1);
+    assert_int_equal(out[1], 2);
+    assert_int_equal(out[2], 1);
+    /* the two most recent */
+    assert_int_equal(melon_history_sample(&h.user_items[0], 4, 2,
+                                          MELON_NEIGHBORS_RECENT, &rng, out), 2);
+    assert_int_equal(out[0], 2);
+    assert_int_equal(out[1], 1);
+    assert_int_equal(melon_history_sample(&h.user_items[2], 4, 2,
+                                          MELON_NEIGHBORS_UNIFORM, &rng, out), 0);
+    melon_history_free(&h);
+}
+
+/* 3 of 6 edges, uniformly without replacement: each edge index appears in
+ * half of the draws; every draw has distinct indices. */
+static void test_uniform_sampling_without_replacement(void **state) {
+    (void)state;
+    int32_t u[6] = {0, 0, 0, 0, 0, 0}, it[6] = {0, 1, 2, 3, 4, 5};
+    double t[6] = {0, 1, 2, 3, 4, 5};
+    melon_stream s = small_stream();
+    s.user = u;
+    s.item = it;
+    s.time = t;
+    s.n_items = 6;
+    melon_history h;
+    melon_err err = {{0}};
+    assert_int_equal(melon_history_init(&h, 1, 6, &err), 0);
+    assert_int_equal(melon_history_append(&h, &s, 0, 6, &err), 0);
+    melon_rng rng;
+    melon_rng_seed(&rng, 11);
+    int hits[6] = {0};
+    const int draws = 30000;
+    for (int d = 0; d < draws; d++) {
+        int32_t out[3];
+        assert_int_equal(melon_history_sample(&h.user_items[0], 6, 3,
+                                              MELON_NEIGHBORS_UNIFORM, &rng, out), 3);
+        assert_true(out[0] != out[1] && out[0] != out[2] && out[1] != out[2]);
+        for (int k = 0; k < 3; k++) hits[out[k]]++;
+    }
+    /* expected 15000 each; 5 standard deviations is about 430 */
+    for (int k = 0; k < 6; k++) assert_true(abs(hits[k] - draws / 2) < 450);
+    melon_history_free(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_in_order),
@@ -183,6 +245,8 @@ int main(void) {
         cmocka_unit_test(test_out_of_order_append),
         cmocka_unit_test(test_failed_append_is_undone),
         cmocka_unit_test(test_growth),
+        cmocka_unit_test(test_last_and_recent_neighbours),
+        cmocka_unit_test(test_uniform_sampling_without_replacement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

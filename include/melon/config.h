@@ -21,6 +21,10 @@ typedef struct {
     /* protocol (protocol.md section 2) */
     int batch_size;               /* 256 */
     double train_ratio;           /* 0.8 */
+    double validation;            /* 0: evaluate on the online test stream;
+                                     v > 0: hold out the last v of the past
+                                     batches as the stream and never touch
+                                     the test stream (model selection) */
     int epochs;                   /* 5 */
     uint64_t seed;                /* 1 */
     int threads;                  /* 0 = all cores */
@@ -36,6 +40,9 @@ typedef struct {
     /* output */
     const char *out_json;         /* NULL: no result file */
     const char *per_batch_csv;    /* NULL: none */
+    const char *ranks_csv;        /* NULL: none; else one row per evaluated
+                                     interaction: batch, user, item, rank,
+                                     the user's interactions before it */
     const char *save_model;       /* NULL: none */
     int progress;                 /* -1 auto (only on a terminal), 0, 1 */
     int quiet;                    /* no table on stdout */

@@ -41,4 +41,20 @@ int melon_history_append(melon_history *h, const melon_stream *stream,
 uint32_t melon_history_count_before(const melon_adjacency *adj,
                                     size_t before);
 
+/* How neighbours are chosen when a node has more than the limit. */
+typedef enum {
+    MELON_NEIGHBORS_UNIFORM,  /* uniformly without replacement (repeats are
+                                 separate edges, so weigh more) */
+    MELON_NEIGHBORS_RECENT    /* the most recent edges */
+} melon_neighbor_mode;
+
+/* Up to `max` neighbours of a node among its edges before stream position
+ * `before`, written to out (ids of the other side); returns how many. */
+int melon_history_sample(const melon_adjacency *adj, size_t before, int max,
+                         melon_neighbor_mode mode, melon_rng *rng,
+                         int32_t *out);
+
+/* The other side of the node's most recent edge before `before`, or -1. */
+int32_t melon_history_last_before(const melon_adjacency *adj, size_t before);
+
 #endif

@@ -43,6 +43,24 @@ static inline float melon_sigmoid(float x) {
     return z / (1.0f + z);
 }
 
+/* The gradient/loss preprocessing of Andrychowicz et al. (2016) with p = 10
+ * (update-strategies.md section 0): (log(|x| + eps) / p, sign(x)) when
+ * |x| >= e^-p, else (-1, e^p x). */
+#define MELON_PREPROCESS_P 10.0f
+#define MELON_PREPROCESS_MIN 4.5399929762484854e-05f /* e^-10 */
+#define MELON_PREPROCESS_SCALE 22026.465794806718f  /* e^10 */
+static inline void melon_preprocess(float x, float eps, float *rho1,
+                                    float *rho2) {
+    float ax = fabsf(x);
+    if (ax >= MELON_PREPROCESS_MIN) {
+        *rho1 = logf(ax + eps) / MELON_PREPROCESS_P;
+        *rho2 = (x > 0.0f) - (x < 0.0f);
+    } else {
+        *rho1 = -1.0f;
+        *rho2 = MELON_PREPROCESS_SCALE * x;
+    }
+}
+
 /* Fills x[0..n) with draws from normal(0, std^2). */
 void melon_init_normal(float *x, size_t n, float std, melon_rng *rng);
 

@@ -17,8 +17,11 @@ typedef struct {
     size_t n_interactions;
     size_t n_batches;
     size_t n_test_batches;
-    /* overall metrics */
+    /* overall metrics, and split by whether the user had interacted before
+     * the batch (seen) or not (new: a cold-start user) */
     melon_metric_sums total;
+    melon_metric_sums seen_users;
+    melon_metric_sums new_users;
     /* per online batch */
     melon_metric_sums *per_batch;       /* [n_test_batches] */
     double *update_seconds;             /* [n_test_batches] */

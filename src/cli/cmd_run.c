@@ -140,6 +140,9 @@ int melon_cmd_run(int argc, char **argv) {
         {"epochs", OPT_INT, &cfg->epochs, "E", "pre-training epochs over the past", 0, 100000, NULL, NULL},
         {"train-ratio", OPT_DOUBLE, &cfg->train_ratio, "R",
          "share of batches that are the past", 1e-9, 1 - 1e-9, NULL, NULL},
+        {"validation", OPT_DOUBLE, &cfg->validation, "V",
+         "model selection: replay the last V of the past batches as the "
+         "stream instead of the test stream (0: off)", 0, 0.99, NULL, NULL},
         {"batch-size", OPT_INT, &cfg->batch_size, "N", "interactions per batch", 1, 1 << 20, NULL, NULL},
         {"dim", OPT_INT, &cfg->model_cfg.dim, "D", "embedding size", 1, 4096, NULL, NULL},
         {"layers", OPT_LIST, NULL, "W,W,...",
@@ -157,6 +160,8 @@ int melon_cmd_run(int argc, char **argv) {
         {"out", OPT_STRING, &cfg->out_json, "FILE.json", "write the result JSON here", 0, 0, NULL, NULL},
         {"per-batch", OPT_STRING, &cfg->per_batch_csv, "FILE.csv",
          "write per-batch metrics, loss and update time here", 0, 0, NULL, NULL},
+        {"ranks", OPT_STRING, &cfg->ranks_csv, "FILE.csv",
+         "write the rank of every evaluated interaction here", 0, 0, NULL, NULL},
         {"save-model", OPT_STRING, &cfg->save_model, "FILE",
          "save the final recommender parameters here", 0, 0, NULL, NULL},
         {"progress", OPT_FLAG, &a.progress, NULL,

@@ -33,14 +33,17 @@ int melon_atomic_commit(melon_atomic_file *af, melon_err *err) {
     af->f = NULL;
     if (failed) {
         unlink(af->tmp_path);
+        af->tmp_path[0] = 0;
         return melon_fail(err, "%s: write failed", af->path);
     }
     if (rename(af->tmp_path, af->path) != 0) {
         int e = errno;
         unlink(af->tmp_path);
+        af->tmp_path[0] = 0;
         return melon_fail(err, "%s: cannot rename into place: %s", af->path,
                           strerror(e));
     }
+    af->tmp_path[0] = 0;
     return 0;
 }
 

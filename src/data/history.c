@@ -117,3 +117,38 @@ uint32_t melon_history_count_before(const melon_adjacency *adj,
     }
     return lo;
 }
+
+int32_t melon_history_last_before(const melon_adjacency *adj, size_t before) {
+    uint32_t count = melon_history_count_before(adj, before);
+    return count ? adj->other[count - 1] : -1;
+}
+
+int melon_history_sample(const melon_adjacency *adj, size_t before, int max,
+                         melon_neighbor_mode mode, melon_rng *rng,
+                         int32_t *out) {
+    uint32_t count = melon_history_count_before(adj, before);
+    if (max <= 0 || count == 0) return 0;
+    if (count <= (uint32_t)max) {
+        memcpy(out, adj->other, count * sizeof *out);
+        return (int)count;
+    }
+    if (mode == MELON_NEIGHBORS_RECENT) {
+        memcpy(out, adj->other + (count - (uint32_t)max), (size_t)max * sizeof *out);
+        return max;
+    }
+    /* Floyd's method: max distinct edge indices, uniformly, in O(max^2)
+     * with max small (10 by default). */
+    uint32_t chosen[max];
+    int n = 0;
+    for (uint32_t j = count - (uint32_t)max; j < count; j++) {
+        uint32_t pick = melon_rng_below(rng, j + 1);
+        for (int k = 0; k < n; k++)
+            if (chosen[k] == pick) {
+                pick = j;
+                break;
+            }
+        chosen[n++] = pick;
+    }
+    for (int k = 0; k < n; k++) out[k] = adj->other[chosen[k]];
+    return n;
+}

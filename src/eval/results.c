@@ -63,6 +63,18 @@ static void json_metric_series(FILE *f, const char *name,
     fputs("],\n", f);
 }
 
+static void json_metric_object(FILE *f, const melon_metric_sums *s) {
+    for (int c = 0; c < MELON_N_CUTOFFS; c++) {
+        fprintf(f, "%s\"HR@%d\": ", c ? ", " : "{", melon_cutoffs[c]);
+        json_number(f, melon_metric_hr(s, c));
+    }
+    for (int c = 0; c < MELON_N_CUTOFFS; c++) {
+        fprintf(f, ", \"NDCG@%d\": ", melon_cutoffs[c]);
+        json_number(f, melon_metric_ndcg(s, c));
+    }
+    fprintf(f, ", \"evaluated\": %zu}", s->count);
+}
+
 static void json_double_array(FILE *f, const double *x, size_t n) {
     fputc('[', f);
     for (size_t k = 0; k < n; k++) {
@@ -91,11 +103,12 @@ static void write_json(FILE *f, const melon_config *cfg,
     fputs(", \"strategy\": ", f);
     json_string(f, cfg->strategy);
     fprintf(f, ", \"seed\": %llu,\n               \"batch_size\": %d, "
-               "\"train_ratio\": %.17g, \"epochs\": %d, \"threads\": %d,\n"
+               "\"train_ratio\": %.17g, \"validation\": %.17g, \"epochs\": %d, "
+               "\"threads\": %d,\n"
                "               \"dim\": %d, \"optimizer\": \"%s\", \"lr\": %.9g, "
                "\"l2\": %.9g},\n",
             (unsigned long long)cfg->seed, cfg->batch_size, cfg->train_ratio,
-            cfg->epochs, omp_get_max_threads(), cfg->model_cfg.dim,
+            cfg->validation, cfg->epochs, omp_get_max_threads(), cfg->model_cfg.dim,
             optimizer_name(&cfg->optim), cfg->optim.lr, cfg->optim.l2);
     char dev[8][96];
     int n_dev = list_deviations(cfg, dev, 8);
@@ -113,7 +126,12 @@ static void write_json(FILE *f, const melon_config *cfg,
         fprintf(f, ", \"NDCG@%d\": ", melon_cutoffs[c]);
         json_number(f, melon_metric_ndcg(&res->total, c));
     }
-    fprintf(f, ", \"evaluated\": %zu},\n  \"per_batch\": {\n", res->total.count);
+    fprintf(f, ", \"evaluated\": %zu},\n", res->total.count);
+    fputs("  \"metrics_by_user\": {\"seen\": ", f);
+    json_metric_object(f, &res->seen_users);
+    fputs(",\n                      \"new\": ", f);
+    json_metric_object(f, &res->new_users);
+    fputs("},\n  \"per_batch\": {\n", f);
     for (int c = 0; c < MELON_N_CUTOFFS; c++) json_metric_series(f, "HR", res, 1, c);
     for (int c = 0; c < MELON_N_CUTOFFS; c++) json_metric_series(f, "NDCG", res, 0, c);
     fputs("    \"loss\": ", f);
@@ -173,8 +191,12 @@ void melon_print_result_table(FILE *out, const melon_config *cfg,
             cfg->dataset_name ? cfg->dataset_name : "data", res->n_users,
             res->n_items, res->n_interactions, res->n_batches, cfg->batch_size,
             res->n_test_batches);
-    fprintf(out, "model %s, strategy %s, seed %llu, %d pre-training epochs\n\n",
+    fprintf(out, "model %s, strategy %s, seed %llu, %d pre-training epochs\n",
             cfg->model, cfg->strategy, (unsigned long long)cfg->seed, cfg->epochs);
+    if (cfg->validation > 0)
+        fprintf(out, "VALIDATION: the stream is the last %g of the past; the "
+                     "test stream was not used\n", cfg->validation);
+    fputc('\n', out);
     fprintf(out, "  %-8s %8s %8s %8s\n", "", "@5", "@10", "@20");
     fprintf(out, "  %-8s", "HR");
     for (int c = 0; c < MELON_N_CUTOFFS; c++)
@@ -182,6 +204,13 @@ void melon_print_result_table(FILE *out, const melon_config *cfg,
     fprintf(out, "\n  %-8s", "NDCG");
     for (int c = 0; c < MELON_N_CUTOFFS; c++)
         fprintf(out, " %8.4f", melon_metric_ndcg(&res->total, c));
+    const melon_metric_sums *groups[2] = {&res->seen_users, &res->new_users};
+    const char *labels[2] = {"seen users", "new users"};
+    fputc('\n', out);
+    for (int g = 0; g < 2; g++)
+        fprintf(out, "\n  %-10s HR@10 %.4f  NDCG@10 %.4f  (%zu interactions)",
+                labels[g], melon_metric_hr(groups[g], 1),
+                melon_metric_ndcg(groups[g], 1), groups[g]->count);
     fprintf(out, "\n\n  update per online batch: mean %.3f ms, median %.3f ms, "
                  "p90 %.3f ms\n",
             1e3 * res->update_mean_s, 1e3 * res->update_median_s,

@@ -5,6 +5,7 @@
 #include "melon/model.h"
 #include "melon/negatives.h"
 #include "melon/strategy.h"
+#include "melon/atomic_file.h"
 #include "progress.h"
 
 #include <cblas.h>
@@ -16,7 +17,9 @@
 /* Everything one run owns, allocated once up front. */
 typedef struct {
     const melon_config *cfg;
-    const melon_stream *stream;
+    const melon_stream *stream;  /* the whole stream, or its past in
+                                    validation mode (points to past_view) */
+    melon_stream past_view;
     melon_split split;
     melon_pair_index pairs;
     melon_history history;
@@ -28,9 +31,11 @@ typedef struct {
     int32_t *score_users;        /* [batch_size * 100] */
     int32_t *score_items;
     float *scores;
+    melon_atomic_file ranks;     /* --ranks, open while running */
 } run_state;
 
 static void run_state_free(run_state *rs) {
+    melon_atomic_abort(&rs->ranks); /* no-op once committed */
     melon_strategy_free(&rs->strategy);
     melon_model_free(&rs->model);
     melon_history_free(&rs->history);
@@ -42,6 +47,24 @@ static void run_state_free(run_state *rs) {
     free(rs->scores);
 }
 
+/* Validation mode (protocol.md section 2: model selection only on a tail of
+ * the past): the stream becomes the past alone, and its last batches play
+ * the online stream. Batch boundaries are unchanged. */
+static int use_validation_tail(run_state *rs, melon_err *err) {
+    size_t n_past = rs->split.n_past;
+    size_t n_val = (size_t)ceil(rs->cfg->validation * (double)n_past);
+    if (n_val < 1 || n_val >= n_past)
+        return melon_fail(err, "validation share %g of %zu past batches leaves "
+                               "no batch to pre-train on or to validate",
+                          rs->cfg->validation, n_past);
+    rs->past_view = *rs->stream;
+    rs->past_view.n = melon_batch_begin(&rs->split, n_past);
+    rs->stream = &rs->past_view;
+    rs->split.n_batches = n_past;
+    rs->split.n_past = n_past - n_val;
+    return 0;
+}
+
 static int run_state_init(run_state *rs, const melon_config *cfg,
                           const melon_stream *stream, melon_err *err) {
     memset(rs, 0, sizeof *rs);
@@ -51,6 +74,8 @@ static int run_state_init(run_state *rs, const melon_config *cfg,
     if (melon_split_make(&rs->split, stream->n, cfg->batch_size,
                          cfg->train_ratio, err) != 0)
         return -1;
+    if (cfg->validation > 0.0 && use_validation_tail(rs, err) != 0) return -1;
+    stream = rs->stream;
     if (melon_pair_index_build(&rs->pairs, stream, err) != 0) return -1;
     if (melon_history_init(&rs->history, stream->n_users, stream->n_items,
                            err) != 0)
@@ -145,7 +170,7 @@ fail:
  * with the model as it stands before the update (protocol.md section 4). */
 static int evaluate_batch(run_state *rs, size_t batch, size_t begin,
                           size_t end, melon_metric_sums *sums,
-                          melon_err *err) {
+                          melon_run_result *res, melon_err *err) {
     const melon_stream *s = rs->stream;
     size_t n = end - begin;
     const size_t width = MELON_EVAL_NEGATIVES + 1;
@@ -166,8 +191,18 @@ static int evaluate_batch(run_state *rs, size_t batch, size_t begin,
     melon_metric_sums_clear(sums);
     for (size_t r = 0; r < n; r++) {
         const float *row = rs->scores + r * width;
-        melon_metric_sums_add_rank(sums, melon_rank(row[0], row + 1,
-                                                    MELON_EVAL_NEGATIVES));
+        int rank = melon_rank(row[0], row + 1, MELON_EVAL_NEGATIVES);
+        melon_metric_sums_add_rank(sums, rank);
+        int32_t user = s->user[begin + r];
+        uint32_t before = melon_history_count_before(
+            &rs->history.user_items[user], begin);
+        melon_metric_sums_add_rank(before > 0 ? &res->seen_users
+                                              : &res->new_users,
+                                   rank);
+        if (rs->ranks.f)
+            fprintf(rs->ranks.f, "%zu,%s,%s,%d,%u\n", batch,
+                    s->user_name[user], s->item_name[s->item[begin + r]], rank,
+                    before);
     }
     return 0;
 }
@@ -178,6 +213,8 @@ static int online(run_state *rs, melon_run_result *res, melon_progress *pg,
     size_t n_test = rs->split.n_batches - first;
     melon_strategy *s = &rs->strategy;
     melon_metric_sums_clear(&res->total);
+    melon_metric_sums_clear(&res->seen_users);
+    melon_metric_sums_clear(&res->new_users);
     for (size_t t = 0; t < n_test; t++) {
         melon_context ctx;
         context_for(rs, &ctx, MELON_PHASE_ONLINE, first + t);
@@ -191,7 +228,7 @@ static int online(run_state *rs, melon_run_result *res, melon_progress *pg,
         double meta_s = melon_now() - t0;
         /* 2. evaluate before the update */
         if (evaluate_batch(rs, first + t, ctx.begin, ctx.end,
-                           &res->per_batch[t], err) != 0)
+                           &res->per_batch[t], res, err) != 0)
             return -1;
         melon_metric_sums_merge(&res->total, &res->per_batch[t]);
         /* 3. update */
@@ -273,8 +310,13 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     if (run_state_init(&rs, cfg, stream, err) != 0) goto done;
     if (allocate_result(res, &rs, err) != 0) goto done;
     melon_progress_init(&pg, cfg->progress, cfg->epochs);
+    if (cfg->ranks_csv) {
+        if (melon_atomic_open(&rs.ranks, cfg->ranks_csv, err) != 0) goto done;
+        fputs("batch,user,item,rank,user_interactions_before\n", rs.ranks.f);
+    }
     /* The past is in the history from the start; strategies query it with
      * the current batch's begin as the bound, so it stays causal. */
+    stream = rs.stream; /* the past alone in validation mode */
     size_t past_end = melon_batch_begin(&rs.split, rs.split.n_past);
     if (melon_history_append(&rs.history, stream, 0, past_end, err) != 0)
         goto done;
@@ -286,6 +328,7 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     if (online(&rs, res, &pg, err) != 0) goto done;
     melon_progress_finish(&pg);
     summarise_times(res, err);
+    if (rs.ranks.f && melon_atomic_commit(&rs.ranks, err) != 0) goto done;
     if (cfg->save_model && melon_model_has_parameters(&rs.model) &&
         melon_model_save(&rs.model, cfg->save_model, err) != 0)
         goto done;

@@ -1,0 +1,146 @@
+#include "melon/meta_params.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void melon_meta_adam_config_default(melon_meta_adam_config *cfg) {
+    cfg->lr = 1e-3f;
+    cfg->l2 = 0.0f;
+    cfg->beta1 = 0.9f;
+    cfg->beta2 = 0.999f;
+    cfg->eps = 1e-8f;
+    cfg->clip = 0.0f;
+}
+
+void melon_meta_params_init(melon_meta_params *mp,
+                            const melon_meta_adam_config *cfg) {
+    memset(mp, 0, sizeof *mp);
+    mp->cfg = *cfg;
+}
+
+float *melon_meta_params_add(melon_meta_params *mp, const char *name,
+                             size_t size, int decay, melon_err *err) {
+    if (mp->n_blocks == MELON_MAX_META_BLOCKS) {
+        melon_fail(err, "too many meta-parameter blocks (adding '%s')", name);
+        return NULL;
+    }
+    int k = mp->n_blocks;
+    melon_meta_block *b = &mp->block[k];
+    b->name = name;
+    b->size = size;
+    b->decay = decay;
+    b->value = melon_calloc(size, sizeof(float), err);
+    b->grad = melon_calloc(size, sizeof(float), err);
+    mp->m[k] = melon_calloc(size, sizeof(float), err);
+    mp->v[k] = melon_calloc(size, sizeof(float), err);
+    mp->n_blocks++; /* counted even when partly allocated, so free frees it */
+    if (!b->value || !b->grad || !mp->m[k] || !mp->v[k]) return NULL;
+    return b->value;
+}
+
+melon_meta_block *melon_meta_params_find(melon_meta_params *mp,
+                                         const char *name) {
+    for (int k = 0; k < mp->n_blocks; k++)
+        if (strcmp(mp->block[k].name, name) == 0) return &mp->block[k];
+    return NULL;
+}
+
+size_t melon_meta_params_count(const melon_meta_params *mp) {
+    size_t total = 0;
+    for (int k = 0; k < mp->n_blocks; k++) total += mp->block[k].size;
+    return total;
+}
+
+void melon_meta_params_zero_grad(melon_meta_params *mp) {
+    for (int k = 0; k < mp->n_blocks; k++)
+        memset(mp->block[k].grad, 0, mp->block[k].size * sizeof(float));
+}
+
+void melon_meta_params_step(melon_meta_params *mp) {
+    const melon_meta_adam_config *c = &mp->cfg;
+    mp->step++;
+    double bc1 = 1.0 - pow(c->beta1, (double)mp->step);
+    double bc2 = 1.0 - pow(c->beta2, (double)mp->step);
+    float step_size = (float)(c->lr / bc1);
+    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    for (int k = 0; k < mp->n_blocks; k++) {
+        melon_meta_block *b = &mp->block[k];
+        float l2 = b->decay ? c->l2 : 0.0f;
+        float *m = mp->m[k], *v = mp->v[k];
+        for (size_t a = 0; a < b->size; a++) {
+            float g = b->grad[a];
+            if (c->clip > 0.0f) g = fmaxf(-c->clip, fminf(c->clip, g));
+            g += l2 * b->value[a];
+            m[a] = c->beta1 * m[a] + (1.0f - c->beta1) * g;
+            v[a] = c->beta2 * v[a] + (1.0f - c->beta2) * g * g;
+            b->value[a] -= step_size * m[a] / (sqrtf(v[a]) * inv_sqrt_bc2 + c->eps);
+        }
+    }
+}
+
+void melon_meta_params_free(melon_meta_params *mp) {
+    for (int k = 0; k < mp->n_blocks; k++) {
+        free(mp->block[k].value);
+        free(mp->block[k].grad);
+        free(mp->m[k]);
+        free(mp->v[k]);
+    }
+    mp->n_blocks = 0;
+}
+
+static const char meta_magic[8] = {'M', 'E', 'L', 'M', 'E', 'T', 'A', '1'};
+
+int melon_meta_params_save(const melon_meta_params *mp, FILE *f,
+                           melon_err *err) {
+    int32_t n = mp->n_blocks;
+    int64_t step = mp->step;
+    int ok = fwrite(meta_magic, 1, 8, f) == 8 && fwrite(&n, sizeof n, 1, f) == 1 &&
+             fwrite(&step, sizeof step, 1, f) == 1;
+    for (int k = 0; ok && k < n; k++) {
+        const melon_meta_block *b = &mp->block[k];
+        uint32_t len = (uint32_t)strlen(b->name);
+        uint64_t size = b->size;
+        ok = fwrite(&len, sizeof len, 1, f) == 1 &&
+             fwrite(b->name, 1, len, f) == len &&
+             fwrite(&size, sizeof size, 1, f) == 1 &&
+             fwrite(b->value, sizeof(float), b->size, f) == b->size &&
+             fwrite(mp->m[k], sizeof(float), b->size, f) == b->size &&
+             fwrite(mp->v[k], sizeof(float), b->size, f) == b->size;
+    }
+    return ok ? 0 : melon_fail(err, "cannot write meta-parameters");
+}
+
+int melon_meta_params_load(melon_meta_params *mp, FILE *f, melon_err *err) {
+    char magic[8];
+    int32_t n;
+    int64_t step;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, meta_magic, 8) != 0 ||
+        fread(&n, sizeof n, 1, f) != 1 || fread(&step, sizeof step, 1, f) != 1)
+        return melon_fail(err, "meta-parameters: bad or truncated header");
+    if (n != mp->n_blocks)
+        return melon_fail(err, "meta-parameters: %d blocks in the file, %d "
+                               "expected", n, mp->n_blocks);
+    for (int k = 0; k < n; k++) {
+        melon_meta_block *b = &mp->block[k];
+        uint32_t len;
+        char name[128];
+        uint64_t size;
+        if (fread(&len, sizeof len, 1, f) != 1 || len >= sizeof name ||
+            fread(name, 1, len, f) != len || fread(&size, sizeof size, 1, f) != 1)
+            return melon_fail(err, "meta-parameters: truncated block %d", k);
+        name[len] = 0;
+        if (strcmp(name, b->name) != 0 || size != b->size)
+            return melon_fail(err, "meta-parameters: block %d is '%s' (%llu) in "
+                                   "the file, '%s' (%zu) expected",
+                              k, name, (unsigned long long)size, b->name, b->size);
+        if (fread(b->value, sizeof(float), b->size, f) != b->size ||
+            fread(mp->m[k], sizeof(float), b->size, f) != b->size ||
+            fread(mp->v[k], sizeof(float), b->size, f) != b->size)
+            return melon_fail(err, "meta-parameters: truncated values of '%s'",
+                              b->name);
+    }
+    mp->step = step;
+    return 0;
+}
