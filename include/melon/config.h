@@ -5,6 +5,9 @@
 
 #include "melon/model.h"
 #include "melon/optim.h"
+#include "melon/strategies/baselines_config.h"
+#include "melon/strategies/melon_config.h"
+#include "melon/strategies/s2meta_sml_config.h"
 #include "melon/stream.h"
 
 #include <stdint.h>
@@ -36,6 +39,12 @@ typedef struct {
     /* update strategy */
     const char *strategy;         /* "default" */
     melon_optimizer_config optim;
+    melon_melon_config melon;
+    melon_eals_config eals;
+    melon_mwnet_config mwnet;
+    melon_metasgd_config metasgd;
+    melon_s2meta_config s2meta;
+    melon_sml_config sml;
 
     /* output */
     const char *out_json;         /* NULL: no result file */

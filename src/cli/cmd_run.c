@@ -2,6 +2,7 @@
  * strategy on one dataset. */
 #include "cli.h"
 #include "options.h"
+#include "strategy_options.h"
 
 #include "melon/config.h"
 #include "melon/fetch.h"
@@ -116,7 +117,7 @@ int melon_cmd_run(int argc, char **argv) {
     melon_config *cfg = &a.cfg;
     melon_config_default(cfg);
     a.optimizer = "adam";
-    const option_spec specs[] = {
+    const option_spec core_specs[] = {
         {"data", OPT_STRING, &a.data, "FILE[,FILE...]|NAME",
          "interaction file(s), concatenated, or a fetched dataset name", 0, 0, NULL, NULL},
         {"name", OPT_STRING, &cfg->dataset_name, "NAME",
@@ -176,6 +177,15 @@ int melon_cmd_run(int argc, char **argv) {
         "replays the rest batch by batch: evaluate each batch before updating\n"
         "on it (HR and NDCG at 5, 10, 20 against 99 sampled negatives) and\n"
         "time each update.\n";
+    option_spec specs[160];
+    int n_specs = 0;
+    if (options_append(specs, &n_specs, 160, core_specs) != 0 ||
+        options_append(specs, &n_specs, 160, options_melon(cfg)) != 0 ||
+        options_append(specs, &n_specs, 160, options_baselines(cfg)) != 0 ||
+        options_append(specs, &n_specs, 160, options_s2meta_sml(cfg)) != 0) {
+        fprintf(stderr, "melon run: too many options\n");
+        return 1;
+    }
     int rc = options_parse(specs, argc, argv, 1, "run", usage, &a, NULL, 0, NULL);
     if (rc != 0) return rc == 1 ? 0 : rc;
     if (!a.data) {

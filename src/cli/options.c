@@ -51,6 +51,18 @@ static int set_value(const option_spec *s, const char *value, void *ctx,
             strncat(why, *c, cap - strlen(why) - 1);
         }
         return -1;
+    case OPT_ENUM:
+        for (int k = 0; s->choices[k]; k++)
+            if (strcmp(s->choices[k], value) == 0) {
+                *(int *)s->target = k;
+                return 0;
+            }
+        snprintf(why, cap, "must be one of:");
+        for (const char *const *c = s->choices; *c; c++) {
+            strncat(why, " ", cap - strlen(why) - 1);
+            strncat(why, *c, cap - strlen(why) - 1);
+        }
+        return -1;
     case OPT_INT:
         if (parse_long_strict(value, &i) != 0) {
             snprintf(why, cap, "is not an integer");
@@ -156,6 +168,9 @@ static void format_default(const option_spec *s, char *buf, size_t cap) {
         if (v) snprintf(buf, cap, "%s", v);
         break;
     }
+    case OPT_ENUM:
+        snprintf(buf, cap, "%s", s->choices[*(int *)s->target]);
+        break;
     case OPT_INT: snprintf(buf, cap, "%d", *(int *)s->target); break;
     case OPT_U64:
         snprintf(buf, cap, "%llu", (unsigned long long)*(uint64_t *)s->target);
@@ -178,11 +193,20 @@ void options_print_help(FILE *out, const option_spec *specs,
         fprintf(out, "  %-26s %s", left, s->help);
         if (def[0]) fprintf(out, " [default: %s]", def);
         fputc('\n', out);
-        if (s->kind == OPT_CHOICE) {
+        if (s->kind == OPT_CHOICE || s->kind == OPT_ENUM) {
             fprintf(out, "  %-26s one of:", "");
             for (const char *const *c = s->choices; *c; c++) fprintf(out, " %s", *c);
             fputc('\n', out);
         }
     }
     fprintf(out, "  %-26s %s\n", "--help", "show this help and exit");
+}
+
+int options_append(option_spec *dst, int *n, int cap, const option_spec *src) {
+    for (; src->name; src++) {
+        if (*n + 1 >= cap) return -1;
+        dst[(*n)++] = *src;
+    }
+    dst[*n] = (option_spec){0};
+    return 0;
 }

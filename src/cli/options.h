@@ -14,6 +14,7 @@ typedef enum {
     OPT_DOUBLE,   /* double *, finite, within [min, max] */
     OPT_FLAG,     /* int *, set to 1 (no value) */
     OPT_CHOICE,   /* const char **, one of `choices` (NULL-terminated) */
+    OPT_ENUM,     /* int (or enum) *, the index of the value in `choices` */
     OPT_LIST      /* handled by a callback: void (*)(void *ctx, const char *) */
 } option_kind;
 
@@ -40,5 +41,9 @@ int options_parse(const option_spec *specs, int argc, char **argv, int first,
 
 void options_print_help(FILE *out, const option_spec *specs,
                         const char *usage);
+
+/* Appends src's options (up to its NULL name) to dst, which holds *n and
+ * room for cap; returns -1 when full. */
+int options_append(option_spec *dst, int *n, int cap, const option_spec *src);
 
 #endif

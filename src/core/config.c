@@ -16,5 +16,11 @@ void melon_config_default(melon_config *cfg) {
     melon_model_config_default(&cfg->model_cfg);
     cfg->strategy = "default";
     melon_optimizer_config_default(&cfg->optim);
+    melon_melon_config_default(&cfg->melon);
+    melon_eals_config_default(&cfg->eals);
+    melon_mwnet_config_default(&cfg->mwnet);
+    melon_metasgd_config_default(&cfg->metasgd);
+    melon_s2meta_config_default(&cfg->s2meta);
+    melon_sml_config_default(&cfg->sml);
     cfg->progress = -1;
 }

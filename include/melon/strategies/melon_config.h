@@ -1,0 +1,34 @@
+/* Settings of the MeLON strategy (update-strategies.md section A). */
+#ifndef MELON_STRATEGIES_MELON_CONFIG_H
+#define MELON_STRATEGIES_MELON_CONFIG_H
+
+#include "melon/history.h"
+#include "melon/strategies/meta_data.h"
+
+typedef enum { MELON_VARIANT_PAPER, MELON_VARIANT_OFFICIAL } melon_variant;
+typedef enum { MELON_AGG_MEAN, MELON_AGG_SUM } melon_aggregation;
+
+typedef struct {
+    melon_variant variant;          /* paper (Eq. 8-13) or official code */
+    int max_edge;                   /* neighbours per node: 10 */
+    melon_neighbor_mode neighbors;  /* uniform (default) or recent */
+    int interaction_width;          /* width of h_x: 20 */
+    int role_width;                 /* width of the role MLP layers: 20 */
+    int role_layers;                /* layers of the role MLP: 2 */
+    int extended_width;             /* width of the extended embeddings:
+                                       0 = the embedding size d */
+    float leaky_slope;              /* LeakyReLU of the attention: 0.2 paper,
+                                       0.01 official */
+    melon_aggregation aggregation;  /* mean (default) or sum of Eq. 5 */
+    float init_lr_bias;             /* paper form: initial b_lr */
+    float meta_lr;                  /* Adam on the meta-parameters: 1e-3 */
+    float meta_l2;                  /* 1e-6 (run.sh) */
+    int leaky_trial;                /* official code's trial-update leak */
+    melon_meta_data meta_data;
+    const char *dump_lr_matrix;     /* Figure 4 dump: CSV path, or NULL */
+    int dump_batch;                 /* which online batch to dump */
+} melon_melon_config;
+
+void melon_melon_config_default(melon_melon_config *cfg);
+
+#endif
