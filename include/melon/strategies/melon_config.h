@@ -8,6 +8,13 @@
 typedef enum { MELON_VARIANT_PAPER, MELON_VARIANT_OFFICIAL } melon_variant;
 typedef enum { MELON_AGG_MEAN, MELON_AGG_SUM } melon_aggregation;
 
+/* Table 3's ablations: strategy "melon", "melon-i", "melon-p". */
+typedef enum {
+    MELON_ABLATION_NONE,         /* both directions */
+    MELON_ABLATION_INTERACTION,  /* melon-i: interaction-wise inputs only */
+    MELON_ABLATION_PARAMETER     /* melon-p: parameter-wise inputs only */
+} melon_ablation;
+
 typedef struct {
     melon_variant variant;          /* paper (Eq. 8-13) or official code */
     int max_edge;                   /* neighbours per node: 10 */
