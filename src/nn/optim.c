@@ -60,15 +60,17 @@ typedef struct {
 } adam_coeffs;
 
 /* One Adam update of n coordinates; grad may be NULL (a zero gradient). */
-static void adam_span(const adam_coeffs *c, float *theta, float *m, float *v,
-                      const float *grad, int n, int decay) {
-    float l2 = decay ? c->l2 : 0.0f;
+static void adam_span(const adam_coeffs *c, float *restrict theta,
+                      float *restrict m, float *restrict v,
+                      const float *restrict grad, int n, int decay) {
+    const float l2 = decay ? c->l2 : 0.0f;
+    const float b1 = c->b1, b2 = c->b2, step = c->step_size;
+    const float inv_bc2 = c->inv_sqrt_bc2, eps = c->eps;
     for (int k = 0; k < n; k++) {
         float g = (grad ? grad[k] : 0.0f) + l2 * theta[k];
-        m[k] = c->b1 * m[k] + (1.0f - c->b1) * g;
-        v[k] = c->b2 * v[k] + (1.0f - c->b2) * g * g;
-        float denom = sqrtf(v[k]) * c->inv_sqrt_bc2 + c->eps;
-        theta[k] -= c->step_size * m[k] / denom;
+        m[k] = b1 * m[k] + (1.0f - b1) * g;
+        v[k] = b2 * v[k] + (1.0f - b2) * g * g;
+        theta[k] -= step * m[k] / (sqrtf(v[k]) * inv_bc2 + eps);
     }
 }
 
