@@ -65,10 +65,10 @@ const char *test_tmpdir(void) {
 }
 
 const char *test_tmp_path(const char *name) {
-    static char paths[8][4096];
+    static char paths[8][8192];
     static int next;
     char *p = paths[next++ % 8];
-    snprintf(p, 4096, "%s/%s", test_tmpdir(), name);
+    snprintf(p, sizeof paths[0], "%s/%s", test_tmpdir(), name);
     return p;
 }
 
