@@ -15,7 +15,7 @@ build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
-test: test-release test-sanitize test-fuzz
+test: test-fuzz test-sanitize test-release
 
 test-release: build
 	ctest --test-dir build --output-on-failure -j $(JOBS)
