@@ -1,6 +1,7 @@
 # Thin front over CMake. `make` builds build/melon; `make test` runs every
-# test (release build, then AddressSanitizer + UndefinedBehaviorSanitizer
-# build, then a short fuzzing run); `make demo` runs the main job.
+# test (a short fuzzing run of the parser, the AddressSanitizer +
+# UndefinedBehaviorSanitizer build, then the release build); `make demo`
+# runs the main job.
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
