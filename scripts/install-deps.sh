@@ -3,7 +3,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config clang libopenblas-openmp-dev
-          zlib1g-dev libcurl4-openssl-dev libssl-dev libcmocka-dev python3)
+          zlib1g-dev libcurl4-openssl-dev libssl-dev libcmocka-dev python3
+          libgsl-dev libcjson-dev gnuplot-nox)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -38,6 +38,8 @@ typedef struct {
 
     /* update strategy */
     const char *strategy;         /* "default" */
+    const char *label;            /* name of this configuration in results
+                                     (NULL: the strategy's name) */
     melon_optimizer_config optim;
     melon_melon_config melon;
     melon_eals_config eals;

@@ -55,6 +55,12 @@ struct melon_strategy {
                             the update (NaN if the strategy does not know) */
 };
 
+/* Returned (instead of -1) by a strategy's constructor, and so by
+ * melon_strategy_create and melon_run, when the strategy does not apply to
+ * the model (e.g. SML on NCF); the message says why. `melon run` exits
+ * with status 3 then. */
+#define MELON_NOT_APPLICABLE (-2)
+
 /* Names the strategy registry knows, for --help and error messages. */
 extern const char *const melon_strategy_names[];
 

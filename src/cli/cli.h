@@ -4,5 +4,16 @@
 
 int melon_cmd_run(int argc, char **argv);
 int melon_cmd_data(int argc, char **argv);
+int melon_cmd_bench(int argc, char **argv);
+int melon_cmd_report(int argc, char **argv);
+
+/* For `melon bench`: whether `melon run` knows option --name and whether
+ * it takes a value (1), is a flag (0), or is unknown (-1). */
+int melon_run_option_arity(const char *name);
+
+/* Default dataset name for a list of files: the first file's folder
+ * (data/ml-100k/u.data -> ml-100k), or its name without extensions when it
+ * has no folder. Returns a malloc'ed string. */
+char *melon_default_dataset_name(const char *path);
 
 #endif

@@ -94,9 +94,7 @@ static int resolve_data(run_args *a) {
     return 0;
 }
 
-/* Default dataset name: the first file's folder (data/ml-100k/u.data ->
- * ml-100k), or its name without extensions when it has no folder. */
-static char *default_dataset_name(const char *path) {
+char *melon_default_dataset_name(const char *path) {
     const char *slash = strrchr(path, '/');
     if (slash && slash != path) {
         const char *start = slash - 1;
@@ -111,14 +109,14 @@ static char *default_dataset_name(const char *path) {
     return strndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
 }
 
-int melon_cmd_run(int argc, char **argv) {
-    run_args a;
-    memset(&a, 0, sizeof a);
-    melon_config *cfg = &a.cfg;
-    melon_config_default(cfg);
-    a.optimizer = "adam";
+#define MAX_RUN_OPTIONS 160
+
+/* The full option table of `melon run`: the run's own options, then each
+ * strategy family's. */
+static int build_specs(run_args *a, option_spec *specs) {
+    melon_config *cfg = &a->cfg;
     const option_spec core_specs[] = {
-        {"data", OPT_STRING, &a.data, "FILE[,FILE...]|NAME",
+        {"data", OPT_STRING, &a->data, "FILE[,FILE...]|NAME",
          "interaction file(s), concatenated, or a fetched dataset name", 0, 0, NULL, NULL},
         {"name", OPT_STRING, &cfg->dataset_name, "NAME",
          "dataset name in the results (default: the first file's folder)", 0, 0, NULL, NULL},
@@ -130,12 +128,15 @@ int melon_cmd_run(int argc, char **argv) {
          "k-core: keep users with at least N interactions", 0, 1e9, NULL, NULL},
         {"min-item", OPT_INT, &cfg->load.min_item, "N",
          "k-core: keep items with at least N interactions", 0, 1e9, NULL, NULL},
-        {"cache-dir", OPT_STRING, &a.cache_dir, "DIR",
+        {"cache-dir", OPT_STRING, &a->cache_dir, "DIR",
          "where fetched datasets live (default: $MELON_CACHE_DIR, "
          "$XDG_CACHE_HOME/melon or ~/.cache/melon)", 0, 0, NULL, NULL},
         {"model", OPT_CHOICE, &cfg->model, "NAME", "recommender", 0, 0, model_names, NULL},
         {"strategy", OPT_CHOICE, &cfg->strategy, "NAME", "update strategy", 0, 0,
          melon_strategy_names, NULL},
+        {"label", OPT_STRING, &cfg->label, "NAME",
+         "name of this configuration in the results (default: the strategy)",
+         0, 0, NULL, NULL},
         {"seed", OPT_U64, &cfg->seed, "N",
          "random seed (init, negatives, batch order)", 0, 0, NULL, NULL},
         {"epochs", OPT_INT, &cfg->epochs, "E", "pre-training epochs over the past", 0, 100000, NULL, NULL},
@@ -150,11 +151,11 @@ int melon_cmd_run(int argc, char **argv) {
          "NCF tower widths [default: 64,64,64,64]", 0, 0, NULL, parse_layers},
         {"init-std", OPT_FLOAT, &cfg->model_cfg.init_std, "S",
          "standard deviation of the normal initialisation", 0, 10, NULL, NULL},
-        {"optimizer", OPT_CHOICE, &a.optimizer, "NAME",
+        {"optimizer", OPT_CHOICE, &a->optimizer, "NAME",
          "optimiser of the default strategy", 0, 0, optimizer_names, NULL},
         {"lr", OPT_FLOAT, &cfg->optim.lr, "LR", "learning rate", 0, 1e6, NULL, NULL},
         {"l2", OPT_FLOAT, &cfg->optim.l2, "L2", "L2 penalty on weights (not biases)", 0, 1e6, NULL, NULL},
-        {"dense-adam", OPT_FLAG, &a.dense_adam, NULL,
+        {"dense-adam", OPT_FLAG, &a->dense_adam, NULL,
          "Adam moves every table row each step (PyTorch's dense semantics) "
          "instead of only the rows a batch touches", 0, 0, NULL, NULL},
         {"threads", OPT_INT, &cfg->threads, "T", "threads (0: all cores)", 0, 1024, NULL, NULL},
@@ -165,24 +166,49 @@ int melon_cmd_run(int argc, char **argv) {
          "write the rank of every evaluated interaction here", 0, 0, NULL, NULL},
         {"save-model", OPT_STRING, &cfg->save_model, "FILE",
          "save the final recommender parameters here", 0, 0, NULL, NULL},
-        {"progress", OPT_FLAG, &a.progress, NULL,
+        {"progress", OPT_FLAG, &a->progress, NULL,
          "show the progress bar even when stderr is not a terminal", 0, 0, NULL, NULL},
-        {"no-progress", OPT_FLAG, &a.no_progress, NULL, "never show the progress bar", 0, 0, NULL, NULL},
+        {"no-progress", OPT_FLAG, &a->no_progress, NULL, "never show the progress bar", 0, 0, NULL, NULL},
         {"quiet", OPT_FLAG, &cfg->quiet, NULL, "do not print the result table", 0, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, NULL, 0, 0, NULL, NULL},
     };
+    int n_specs = 0;
+    if (options_append(specs, &n_specs, MAX_RUN_OPTIONS, core_specs) != 0 ||
+        options_append(specs, &n_specs, MAX_RUN_OPTIONS, options_melon(cfg)) != 0 ||
+        options_append(specs, &n_specs, MAX_RUN_OPTIONS, options_baselines(cfg)) != 0 ||
+        options_append(specs, &n_specs, MAX_RUN_OPTIONS, options_s2meta_sml(cfg)) != 0)
+        return -1;
+    return 0;
+}
+
+static void run_args_init(run_args *a) {
+    memset(a, 0, sizeof *a);
+    melon_config_default(&a->cfg);
+    a->optimizer = "adam";
+}
+
+int melon_run_option_arity(const char *name) {
+    run_args a;
+    run_args_init(&a);
+    option_spec specs[MAX_RUN_OPTIONS];
+    if (build_specs(&a, specs) != 0) return -1;
+    for (const option_spec *s = specs; s->name; s++)
+        if (strcmp(s->name, name) == 0) return s->kind == OPT_FLAG ? 0 : 1;
+    return -1;
+}
+
+int melon_cmd_run(int argc, char **argv) {
+    run_args a;
+    run_args_init(&a);
+    melon_config *cfg = &a.cfg;
     const char *usage =
         "usage: melon run --data FILE[,FILE...]|NAME [options]\n\n"
         "Pre-trains a recommender on the past of an interaction stream, then\n"
         "replays the rest batch by batch: evaluate each batch before updating\n"
         "on it (HR and NDCG at 5, 10, 20 against 99 sampled negatives) and\n"
         "time each update.\n";
-    option_spec specs[160];
-    int n_specs = 0;
-    if (options_append(specs, &n_specs, 160, core_specs) != 0 ||
-        options_append(specs, &n_specs, 160, options_melon(cfg)) != 0 ||
-        options_append(specs, &n_specs, 160, options_baselines(cfg)) != 0 ||
-        options_append(specs, &n_specs, 160, options_s2meta_sml(cfg)) != 0) {
+    option_spec specs[MAX_RUN_OPTIONS];
+    if (build_specs(&a, specs) != 0) {
         fprintf(stderr, "melon run: too many options\n");
         return 1;
     }
@@ -203,12 +229,16 @@ int melon_cmd_run(int argc, char **argv) {
     rc = resolve_data(&a);
     char *name = NULL;
     if (rc == 0 && !cfg->dataset_name)
-        cfg->dataset_name = name = default_dataset_name(cfg->data_files[0]);
+        cfg->dataset_name = name = melon_default_dataset_name(cfg->data_files[0]);
     if (rc != 0) goto done;
 
     melon_run_result res;
     melon_err err = {{0}};
-    if (melon_run(cfg, &res, &err) != 0) {
+    int ran = melon_run(cfg, &res, &err);
+    if (ran == MELON_NOT_APPLICABLE) {
+        fprintf(stderr, "melon run: not applicable: %s\n", err.msg);
+        rc = 3;
+    } else if (ran != 0) {
         fprintf(stderr, "melon run: error: %s\n", err.msg);
         rc = 1;
     } else {

@@ -13,7 +13,9 @@ static void print_usage(FILE *out) {
           "update strategies batch by batch.\n\n"
           "Commands:\n"
           "  run     one prequential run of a model and an update strategy\n"
-          "  data    fetch public datasets into the cache, list them\n\n"
+          "  data    fetch public datasets into the cache, list them\n"
+          "  bench   a grid of runs: datasets x models x strategies x seeds\n"
+          "  report  tables and figures from a directory of results\n\n"
           "Options:\n"
           "  --help     show this help (and `melon <command> --help`)\n"
           "  --version  print the version\n\n"
@@ -40,7 +42,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "run") == 0) return melon_cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "data") == 0) return melon_cmd_data(argc - 1, argv + 1);
-    fprintf(stderr, "melon: unknown command '%s' (commands: run, data; see "
+    if (strcmp(cmd, "bench") == 0) return melon_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0) return melon_cmd_report(argc - 1, argv + 1);
+    fprintf(stderr, "melon: unknown command '%s' (commands: run, data, bench, report; see "
                     "melon --help)\n", cmd);
     return 2;
 }

@@ -102,6 +102,8 @@ static void write_json(FILE *f, const melon_config *cfg,
     json_string(f, cfg->model);
     fputs(", \"strategy\": ", f);
     json_string(f, cfg->strategy);
+    fputs(", \"label\": ", f);
+    json_string(f, cfg->label ? cfg->label : cfg->strategy);
     fprintf(f, ", \"seed\": %llu,\n               \"batch_size\": %d, "
                "\"train_ratio\": %.17g, \"validation\": %.17g, \"epochs\": %d, "
                "\"threads\": %d,\n"

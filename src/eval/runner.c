@@ -85,9 +85,9 @@ static int run_state_init(run_state *rs, const melon_config *cfg,
                            stream->n_items, &cfg->model_cfg,
                            2 * cfg->batch_size, err) != 0)
         return -1;
-    if (melon_strategy_create(&rs->strategy, cfg->strategy, &rs->model, cfg,
-                              err) != 0)
-        return -1;
+    int created = melon_strategy_create(&rs->strategy, cfg->strategy,
+                                        &rs->model, cfg, err);
+    if (created != 0) return created; /* -1, or MELON_NOT_APPLICABLE */
     melon_rng_seed_stream(&rs->train_rng, cfg->seed, 1);
     rs->triples = melon_alloc(bs * sizeof *rs->triples, err);
     rs->eval_negatives = melon_alloc(bs * MELON_EVAL_NEGATIVES * sizeof(int32_t), err);
@@ -307,7 +307,11 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     run_state rs;
     int rc = -1;
     melon_progress pg;
-    if (run_state_init(&rs, cfg, stream, err) != 0) goto done;
+    int init = run_state_init(&rs, cfg, stream, err);
+    if (init != 0) {
+        rc = init;
+        goto done;
+    }
     if (allocate_result(res, &rs, err) != 0) goto done;
     melon_progress_init(&pg, cfg->progress, cfg->epochs);
     if (cfg->ranks_csv) {

@@ -1,0 +1,342 @@
+/* Setting up the grid of `melon bench`: datasets, models, strategies (with
+ * labels and extra options), seeds, options passed to every run. */
+#include "bench_grid.h"
+#include "cli.h"
+
+#include "melon/fetch.h"
+#include "melon/strategy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const own_options[] = {"data", "results", "models", "strategies",
+                                          "seeds", "jobs", "threads",
+                                          "lr-matrix-batch", NULL};
+/* Run options bench sets itself for every cell, or that would make cells
+ * overwrite each other's files. */
+static const char *const reserved_options[] = {
+    "data", "name", "model", "strategy", "label", "seed", "out", "quiet",
+    "progress", "no-progress", "threads", "per-batch", "ranks", "save-model",
+    "dump-lr-matrix", "dump-batch", NULL};
+
+static int in_list(const char *const *list, const char *name) {
+    for (int k = 0; list[k]; k++)
+        if (strcmp(list[k], name) == 0) return 1;
+    return 0;
+}
+
+void bench_grid_init(bench_grid *g) {
+    memset(g, 0, sizeof *g);
+    g->jobs = 1;
+    g->lr_matrix_batch = -1;
+}
+
+void bench_grid_free(bench_grid *g) {
+    for (int k = 0; k < g->n_datasets; k++) {
+        free(g->datasets[k].name);
+        free(g->datasets[k].files);
+    }
+    for (int k = 0; k < g->n_models; k++) free(g->models[k]);
+    for (int k = 0; k < g->n_strategies; k++) {
+        bench_strategy *s = &g->strategies[k];
+        free(s->label);
+        free(s->strategy);
+        for (int e = 0; e < s->n_extra; e++) free(s->extra[e]);
+    }
+    for (int k = 0; k < g->n_forward; k++) free(g->forward[k]);
+    free(g->cells);
+    memset(g, 0, sizeof *g);
+}
+
+int bench_grid_is_own_option(const char *name) {
+    return in_list(own_options, name);
+}
+
+/* "ml-100k", "files", or "label=files". */
+static int add_dataset(bench_grid *g, const char *value, char *why, size_t cap) {
+    if (g->n_datasets == BENCH_MAX_DATASETS) {
+        snprintf(why, cap, "at most %d datasets", BENCH_MAX_DATASETS);
+        return -1;
+    }
+    bench_dataset *d = &g->datasets[g->n_datasets];
+    const char *eq = strchr(value, '=');
+    if (eq && !memchr(value, '/', (size_t)(eq - value)) &&
+        !memchr(value, ',', (size_t)(eq - value))) {
+        d->name = strndup(value, (size_t)(eq - value));
+        d->files = strdup(eq + 1);
+    } else {
+        d->files = strdup(value);
+        char first[4096];
+        snprintf(first, sizeof first, "%s", value);
+        char *comma = strchr(first, ',');
+        if (comma) *comma = 0;
+        d->name = melon_catalog_find(first) ? strdup(first)
+                                            : melon_default_dataset_name(first);
+    }
+    if (!d->name || !d->files || !d->name[0] || !d->files[0]) {
+        snprintf(why, cap, "expected FILES, NAME or LABEL=FILES");
+        return -1;
+    }
+    for (int k = 0; k < g->n_datasets; k++)
+        if (strcmp(g->datasets[k].name, d->name) == 0) {
+            snprintf(why, cap, "a second dataset named '%s': name it with "
+                               "LABEL=FILES", d->name);
+            return -1;
+        }
+    g->n_datasets++;
+    return 0;
+}
+
+static int add_models(bench_grid *g, const char *value, char *why, size_t cap) {
+    static const char *const known[] = {"bpr", "ncf", "pop", NULL};
+    char *copy = strdup(value), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!in_list(known, tok)) {
+            snprintf(why, cap, "unknown model '%s' (known: bpr, ncf, pop)", tok);
+            rc = -1;
+            break;
+        }
+        if (g->n_models == BENCH_MAX_MODELS) {
+            snprintf(why, cap, "at most %d models", BENCH_MAX_MODELS);
+            rc = -1;
+            break;
+        }
+        g->models[g->n_models++] = strdup(tok);
+    }
+    free(copy);
+    return rc;
+}
+
+/* LABEL=NAME:--opt=value:--flag or NAME. */
+static int add_strategy(bench_grid *g, const char *entry, char *why, size_t cap) {
+    if (g->n_strategies == BENCH_MAX_STRATEGIES) {
+        snprintf(why, cap, "at most %d strategies", BENCH_MAX_STRATEGIES);
+        return -1;
+    }
+    bench_strategy *s = &g->strategies[g->n_strategies];
+    memset(s, 0, sizeof *s);
+    const char *eq = strchr(entry, '=');
+    const char *colon = strchr(entry, ':');
+    const char *spec = entry;
+    if (eq && (!colon || eq < colon)) {
+        s->label = strndup(entry, (size_t)(eq - entry));
+        spec = eq + 1;
+    }
+    colon = strchr(spec, ':');
+    s->strategy = colon ? strndup(spec, (size_t)(colon - spec)) : strdup(spec);
+    if (!s->label) s->label = strdup(s->strategy);
+    g->n_strategies++; /* owned from here on, freed by bench_grid_free */
+    if (!in_list(melon_strategy_names, s->strategy)) {
+        snprintf(why, cap, "unknown strategy '%s' (see melon run --help)",
+                 s->strategy);
+        return -1;
+    }
+    while (colon) {
+        const char *next = strchr(colon + 1, ':');
+        char *opt = next ? strndup(colon + 1, (size_t)(next - colon - 1))
+                         : strdup(colon + 1);
+        if (s->n_extra == BENCH_MAX_EXTRA) {
+            free(opt);
+            snprintf(why, cap, "at most %d options per strategy", BENCH_MAX_EXTRA);
+            return -1;
+        }
+        s->extra[s->n_extra++] = opt;
+        char key[64];
+        const char *oeq = strchr(opt, '=');
+        size_t len = oeq ? (size_t)(oeq - opt) : strlen(opt);
+        if (strncmp(opt, "--", 2) != 0 || len - 2 >= sizeof key) {
+            snprintf(why, cap, "strategy option '%s' must look like --name=value",
+                     opt);
+            return -1;
+        }
+        memcpy(key, opt + 2, len - 2);
+        key[len - 2] = 0;
+        int arity = melon_run_option_arity(key);
+        if (arity < 0 || in_list(reserved_options, key) || (arity == 1) != (oeq != NULL)) {
+            snprintf(why, cap, "strategy option '%s': %s", opt,
+                     arity < 0 ? "unknown option of melon run"
+                     : in_list(reserved_options, key) ? "set by bench itself"
+                     : arity == 1 ? "needs =value" : "takes no value");
+            return -1;
+        }
+        colon = next;
+    }
+    for (int k = 0; k + 1 < g->n_strategies; k++)
+        if (strcmp(g->strategies[k].label, s->label) == 0) {
+            snprintf(why, cap, "two strategies labelled '%s'", s->label);
+            return -1;
+        }
+    return 0;
+}
+
+static int add_strategies(bench_grid *g, const char *value, char *why, size_t cap) {
+    char *copy = strdup(value), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
+         tok = strtok_r(NULL, ",", &save))
+        rc = add_strategy(g, tok, why, cap);
+    free(copy);
+    return rc;
+}
+
+/* "1,2,3", "1-5" or a mix. */
+static int add_seeds(bench_grid *g, const char *value, char *why, size_t cap) {
+    const char *p = value;
+    while (*p) {
+        char *end;
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (end == p || lo < 0) goto bad;
+        if (*end == '-') {
+            const char *q = end + 1;
+            hi = strtol(q, &end, 10);
+            if (end == q || hi < lo) goto bad;
+        }
+        if (*end && *end != ',') goto bad;
+        for (long s = lo; s <= hi; s++) {
+            if (g->n_seeds == BENCH_MAX_SEEDS) {
+                snprintf(why, cap, "at most %d seeds", BENCH_MAX_SEEDS);
+                return -1;
+            }
+            g->seeds[g->n_seeds++] = s;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+bad:
+    snprintf(why, cap, "expected seeds such as 1,2,3 or 1-5");
+    return -1;
+}
+
+static int parse_count(const char *value, int min, int *out, char *why, size_t cap) {
+    char *end;
+    long x = strtol(value, &end, 10);
+    if (end == value || *end || x < min || x > 100000) {
+        snprintf(why, cap, "expected an integer >= %d", min);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+int bench_grid_set_option(bench_grid *g, const char *name, const char *value,
+                          char *why, size_t cap) {
+    if (strcmp(name, "data") == 0) return add_dataset(g, value, why, cap);
+    if (strcmp(name, "models") == 0) return add_models(g, value, why, cap);
+    if (strcmp(name, "strategies") == 0) return add_strategies(g, value, why, cap);
+    if (strcmp(name, "seeds") == 0) return add_seeds(g, value, why, cap);
+    if (strcmp(name, "jobs") == 0) return parse_count(value, 1, &g->jobs, why, cap);
+    if (strcmp(name, "threads") == 0) return parse_count(value, 0, &g->threads, why, cap);
+    if (strcmp(name, "lr-matrix-batch") == 0)
+        return parse_count(value, 0, &g->lr_matrix_batch, why, cap);
+    if (strcmp(name, "results") == 0) {
+        g->results = value;
+        return 0;
+    }
+    snprintf(why, cap, "unknown option");
+    return -1;
+}
+
+int bench_grid_forward(bench_grid *g, const char *name, const char *value,
+                       char *why, size_t cap) {
+    if (in_list(reserved_options, name)) {
+        snprintf(why, cap, "bench sets --%s itself for each cell", name);
+        return -1;
+    }
+    if (g->n_forward + 2 > 2 * BENCH_MAX_FORWARD) {
+        snprintf(why, cap, "too many options");
+        return -1;
+    }
+    size_t len = strlen(name) + 3;
+    char *opt = malloc(len);
+    snprintf(opt, len, "--%s", name);
+    g->forward[g->n_forward++] = opt;
+    if (value) g->forward[g->n_forward++] = strdup(value);
+    return 0;
+}
+
+/* mkdir -p */
+static int make_dir(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int bench_grid_finish_setup(bench_grid *g) {
+    char why[256];
+    if (!g->results) {
+        fprintf(stderr, "melon bench: --results DIR is required\n");
+        return 2;
+    }
+    if (g->n_datasets == 0) {
+        fprintf(stderr, "melon bench: at least one --data is required\n");
+        return 2;
+    }
+    if (g->n_models == 0 && add_models(g, "bpr,ncf", why, sizeof why) != 0) return 2;
+    if (g->n_strategies == 0 && add_strategies(g, "default,melon", why, sizeof why) != 0) {
+        fprintf(stderr, "melon bench: %s\n", why);
+        return 2;
+    }
+    if (g->n_seeds == 0) add_seeds(g, "1-5", why, sizeof why);
+    if (g->threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        g->threads = cores / g->jobs > 1 ? (int)(cores / g->jobs) : 1;
+    }
+    g->n_cells = g->n_datasets * g->n_models * g->n_strategies * g->n_seeds;
+    g->cells = calloc((size_t)g->n_cells, sizeof *g->cells);
+    if (!g->cells) {
+        fprintf(stderr, "melon bench: out of memory\n");
+        return 1;
+    }
+    int k = 0;
+    for (int d = 0; d < g->n_datasets; d++)
+        for (int m = 0; m < g->n_models; m++)
+            for (int s = 0; s < g->n_strategies; s++)
+                for (int r = 0; r < g->n_seeds; r++)
+                    g->cells[k++] = (bench_cell){d, m, s, r};
+    if (g->dry_run) return 0;
+    if (make_dir(g->results) != 0) {
+        fprintf(stderr, "melon bench: %s: cannot create: %s\n", g->results,
+                strerror(errno));
+        return 1;
+    }
+    for (int d = 0; d < g->n_datasets; d++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", g->results, g->datasets[d].name);
+        if (make_dir(dir) != 0) {
+            fprintf(stderr, "melon bench: %s: cannot create: %s\n", dir,
+                    strerror(errno));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void bench_cell_path(const bench_grid *g, const bench_cell *c,
+                     const char *suffix, char *out, size_t cap) {
+    snprintf(out, cap, "%s/%s/%s-%s-seed%ld%s", g->results,
+             g->datasets[c->dataset].name, g->models[c->model],
+             g->strategies[c->strategy].label, g->seeds[c->seed], suffix);
+}
+
+int bench_grid_list(const bench_grid *g, FILE *out) {
+    for (int k = 0; k < g->n_cells; k++) {
+        const bench_cell *c = &g->cells[k];
+        const bench_strategy *s = &g->strategies[c->strategy];
+        fprintf(out, "%s %s %s seed %ld", g->datasets[c->dataset].name,
+                g->models[c->model], s->label, g->seeds[c->seed]);
+        for (int e = 0; e < s->n_extra; e++) fprintf(out, " %s", s->extra[e]);
+        fputc('\n', out);
+    }
+    fprintf(out, "%d cells\n", g->n_cells);
+    return 0;
+}

@@ -1,0 +1,70 @@
+/* The grid of `melon bench`: its cells, and running them as `melon run`
+ * processes, several at a time, with resumption and a progress line. */
+#ifndef MELON_BENCH_GRID_H
+#define MELON_BENCH_GRID_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define BENCH_MAX_DATASETS 16
+#define BENCH_MAX_MODELS 4
+#define BENCH_MAX_STRATEGIES 32
+#define BENCH_MAX_SEEDS 64
+#define BENCH_MAX_FORWARD 64
+#define BENCH_MAX_EXTRA 8
+
+typedef struct {
+    char *name;    /* label in the results */
+    char *files;   /* --data value for melon run */
+} bench_dataset;
+
+typedef struct {
+    char *label;
+    char *strategy;
+    int n_extra;
+    char *extra[BENCH_MAX_EXTRA];   /* "--opt=value" arguments */
+} bench_strategy;
+
+typedef struct {
+    int dataset, model, strategy, seed;
+} bench_cell;
+
+typedef struct {
+    bench_dataset datasets[BENCH_MAX_DATASETS];
+    int n_datasets;
+    char *models[BENCH_MAX_MODELS];
+    int n_models;
+    bench_strategy strategies[BENCH_MAX_STRATEGIES];
+    int n_strategies;
+    long seeds[BENCH_MAX_SEEDS];
+    int n_seeds;
+    char *forward[2 * BENCH_MAX_FORWARD];   /* options for every run */
+    int n_forward;
+    const char *results;
+    int jobs;
+    int threads;
+    int lr_matrix_batch;   /* -1: none */
+    int dry_run;
+    bench_cell *cells;
+    int n_cells;
+} bench_grid;
+
+void bench_grid_init(bench_grid *g);
+void bench_grid_free(bench_grid *g);
+/* Options of bench itself (--data, --models, ...). */
+int bench_grid_is_own_option(const char *name);
+int bench_grid_set_option(bench_grid *g, const char *name, const char *value,
+                          char *why, size_t cap);
+/* An option of `melon run`, passed to every cell. */
+int bench_grid_forward(bench_grid *g, const char *name, const char *value,
+                       char *why, size_t cap);
+/* Defaults, checks, the list of cells; 0 or 2 after a usage message. */
+int bench_grid_finish_setup(bench_grid *g);
+/* Path of a cell's result JSON (or its log, with suffix ".log"). */
+void bench_cell_path(const bench_grid *g, const bench_cell *c,
+                     const char *suffix, char *out, size_t cap);
+int bench_grid_list(const bench_grid *g, FILE *out);
+/* Runs the cells that have no result yet; 0 when every cell has one. */
+int bench_grid_run(bench_grid *g);
+
+#endif

@@ -1,0 +1,272 @@
+/* The Markdown of `melon report`: Table 2 (accuracy), Table 3 (ablation),
+ * Table 4 (time per online batch), and MeLON against the best baseline with
+ * a paired t-test over seeds. */
+#include "report.h"
+
+#include "melon/stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIGNIFICANCE 0.05
+
+static double group_mean(const report_group *g, int metric) {
+    double v[g->n_runs];
+    report_values(g, metric, v);
+    return melon_mean(v, g->n_runs);
+}
+
+static double group_se(const report_group *g, int metric) {
+    double v[g->n_runs];
+    report_values(g, metric, v);
+    return melon_standard_error(v, g->n_runs);
+}
+
+/* Groups of Table 2 for one dataset and model: every label but the
+ * ablations, in label order. */
+static size_t table2_groups(const report_data *d, const char *dataset,
+                            const char *model, const report_group **out) {
+    size_t n = 0;
+    for (size_t k = 0; k < d->n_labels; k++) {
+        const report_group *g = report_find(d, dataset, model, d->labels[k]);
+        if (g && !report_is_ablation(g)) out[n++] = g;
+    }
+    return n;
+}
+
+/* The baseline with the highest mean of the metric, or NULL. */
+static const report_group *best_baseline(const report_group **groups, size_t n,
+                                         int metric) {
+    const report_group *best = NULL;
+    for (size_t k = 0; k < n; k++) {
+        if (report_is_melon(groups[k])) continue;
+        if (!best || group_mean(groups[k], metric) > group_mean(best, metric))
+            best = groups[k];
+    }
+    return best;
+}
+
+/* MeLON's runs against the baseline's, paired by seed. */
+static melon_paired_test compare_paired(const report_group *a,
+                                        const report_group *b, int metric) {
+    double x[a->n_runs], y[a->n_runs];
+    size_t n = 0;
+    for (size_t i = 0; i < a->n_runs; i++)
+        for (size_t j = 0; j < b->n_runs; j++)
+            if (a->runs[i]->seed == b->runs[j]->seed) {
+                x[n] = metric < 0 ? a->runs[i]->update_s : a->runs[i]->metrics[metric];
+                y[n] = metric < 0 ? b->runs[j]->update_s : b->runs[j]->metrics[metric];
+                n++;
+            }
+    return melon_paired_t_test(x, y, n);
+}
+
+static void write_table2(FILE *out, const report_data *d, const char *dataset,
+                         const char *model) {
+    const report_group *groups[d->n_labels + 1];
+    size_t n = table2_groups(d, dataset, model, groups);
+    if (n == 0) return;
+    fprintf(out, "\n**%s, %s**\n\n| strategy |", dataset, model);
+    for (int m = 0; m < REPORT_N_METRICS; m++) fprintf(out, " %s |", report_metric_names[m]);
+    fprintf(out, " seeds |\n| --- |");
+    for (int m = 0; m < REPORT_N_METRICS; m++) fprintf(out, " ---: |");
+    fprintf(out, " ---: |\n");
+    for (size_t k = 0; k < n; k++) {
+        const report_group *g = groups[k];
+        fprintf(out, "| %s |", g->label);
+        for (int m = 0; m < REPORT_N_METRICS; m++) {
+            double mean = group_mean(g, m);
+            int rank = 0; /* how many groups are strictly better */
+            for (size_t j = 0; j < n; j++) rank += group_mean(groups[j], m) > mean;
+            char mark[8] = "";
+            if (report_is_melon(g)) {
+                const report_group *base = best_baseline(groups, n, m);
+                if (base) {
+                    melon_paired_test t = compare_paired(g, base, m);
+                    if (t.p_two_sided < SIGNIFICANCE)
+                        snprintf(mark, sizeof mark, "%s", t.mean_difference > 0 ? " †" : " ‡");
+                }
+            }
+            const char *open = rank == 0 ? "**" : rank == 1 ? "<u>" : "";
+            const char *close = rank == 0 ? "**" : rank == 1 ? "</u>" : "";
+            fprintf(out, " %s%.4f ± %.4f%s%s |", open, mean, group_se(g, m), close, mark);
+        }
+        fprintf(out, " %zu |\n", g->n_runs);
+    }
+}
+
+/* The improvement of each MeLON configuration over the best baseline, per
+ * metric, with the paired test; and whether the paper's direction (MeLON
+ * best) holds. */
+static void write_improvement(FILE *out, const report_data *d, const char *dataset,
+                              const char *model) {
+    const report_group *groups[d->n_labels + 1];
+    size_t n = table2_groups(d, dataset, model, groups);
+    for (size_t k = 0; k < n; k++) {
+        const report_group *g = groups[k];
+        if (!report_is_melon(g)) continue;
+        int wins = 0, significant_wins = 0, significant_losses = 0, compared = 0;
+        fprintf(out, "| %s | %s | %s |", dataset, model, g->label);
+        for (int m = 0; m < REPORT_N_METRICS; m++) {
+            const report_group *base = best_baseline(groups, n, m);
+            if (!base) {
+                fprintf(out, " – |");
+                continue;
+            }
+            double mine = group_mean(g, m), theirs = group_mean(base, m);
+            melon_paired_test t = compare_paired(g, base, m);
+            compared++;
+            wins += mine > theirs;
+            significant_wins += mine > theirs && t.p_two_sided < SIGNIFICANCE;
+            significant_losses += mine < theirs && t.p_two_sided < SIGNIFICANCE;
+            fprintf(out, " %+.1f%% vs %s (p %.3f) |",
+                    theirs != 0.0 ? 100.0 * (mine - theirs) / theirs : 0.0, base->label,
+                    t.p_two_sided);
+        }
+        if (compared == 0) fprintf(out, " no baseline |\n");
+        else if (significant_wins == compared)
+            fprintf(out, " agrees: significantly best on every metric |\n");
+        else if (significant_losses > 0)
+            fprintf(out, " **disagrees**: significantly worse on %d of %d metrics |\n",
+                    significant_losses, compared);
+        else
+            fprintf(out, " %s: higher on %d of %d metrics, significantly on %d |\n",
+                    wins == compared ? "agrees in direction" : "**does not agree**", wins,
+                    compared, significant_wins);
+    }
+}
+
+static void write_table3(FILE *out, const report_data *d) {
+    static const char *const ablations[3] = {"melon-i", "melon-p", "melon"};
+    int any = 0;
+    for (size_t i = 0; i < d->n_datasets && !any; i++)
+        for (size_t j = 0; j < d->n_models && !any; j++)
+            any = report_find(d, d->datasets[i], d->models[j], "melon-i") ||
+                  report_find(d, d->datasets[i], d->models[j], "melon-p");
+    if (!any) {
+        fprintf(out, "\nNo ablation runs (melon-i, melon-p) in these results.\n");
+        return;
+    }
+    fprintf(out, "\n| dataset | model | MeLON_I (melon-i) | MeLON_P (melon-p) | MeLON |\n"
+                 "| --- | --- | ---: | ---: | ---: |\n");
+    for (size_t i = 0; i < d->n_datasets; i++)
+        for (size_t j = 0; j < d->n_models; j++) {
+            const report_group *g[3];
+            int present = 0;
+            for (int a = 0; a < 3; a++) {
+                g[a] = report_find(d, d->datasets[i], d->models[j], ablations[a]);
+                present += g[a] != NULL;
+            }
+            if (!present) continue;
+            fprintf(out, "| %s | %s |", d->datasets[i], d->models[j]);
+            for (int a = 0; a < 3; a++) {
+                if (g[a]) fprintf(out, " %.4f ± %.4f |", group_mean(g[a], 0), group_se(g[a], 0));
+                else fprintf(out, " – |");
+            }
+            fputc('\n', out);
+        }
+}
+
+static void write_table4(FILE *out, const report_data *d) {
+    fprintf(out, "\n| dataset | model |");
+    for (size_t k = 0; k < d->n_labels; k++) fprintf(out, " %s |", d->labels[k]);
+    fprintf(out, "\n| --- | --- |");
+    for (size_t k = 0; k < d->n_labels; k++) fprintf(out, " ---: |");
+    fputc('\n', out);
+    for (size_t i = 0; i < d->n_datasets; i++)
+        for (size_t j = 0; j < d->n_models; j++) {
+            const report_group *base = report_find(d, d->datasets[i], d->models[j], "default");
+            int present = 0;
+            for (size_t k = 0; k < d->n_labels; k++)
+                present += report_find(d, d->datasets[i], d->models[j], d->labels[k]) != NULL;
+            if (!present) continue;
+            fprintf(out, "| %s | %s |", d->datasets[i], d->models[j]);
+            for (size_t k = 0; k < d->n_labels; k++) {
+                const report_group *g =
+                    report_find(d, d->datasets[i], d->models[j], d->labels[k]);
+                if (!g) {
+                    fprintf(out, " – |");
+                    continue;
+                }
+                double s = group_mean(g, -1);
+                if (base && group_mean(base, -1) > 0.0)
+                    fprintf(out, " %.3g ms (%.1f×) |", 1e3 * s, s / group_mean(base, -1));
+                else
+                    fprintf(out, " %.3g ms |", 1e3 * s);
+            }
+            fputc('\n', out);
+        }
+}
+
+static int file_exists(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+static void write_figures(FILE *out, const report_data *d, const char *dir,
+                          const char *link) {
+    char path[4400], slug_d[256], slug_m[64], slug[512], name[512];
+    fprintf(out, "\n## Figure 5: NDCG@10 per online batch (mean over seeds)\n\n");
+    for (size_t i = 0; i < d->n_datasets; i++)
+        for (size_t j = 0; j < d->n_models; j++) {
+            report_slug(d->datasets[i], slug_d, sizeof slug_d);
+            report_slug(d->models[j], slug_m, sizeof slug_m);
+            snprintf(path, sizeof path, "%s/fig5-%s-%s.svg", dir, slug_d, slug_m);
+            if (file_exists(path))
+                fprintf(out, "![NDCG@10 per online batch, %s, %s](%s/fig5-%s-%s.svg)\n\n",
+                        d->datasets[i], d->models[j], link, slug_d, slug_m);
+        }
+    int any = 0;
+    for (size_t k = 0; k < d->n_runs; k++) {
+        const report_run *r = &d->runs[k];
+        snprintf(name, sizeof name, "%s-%s-%s", r->dataset, r->model, r->label);
+        report_slug(name, slug, sizeof slug);
+        snprintf(path, sizeof path, "%s/fig4-%s.svg", dir, slug);
+        if (!file_exists(path)) continue;
+        if (!any++)
+            fprintf(out, "## Figure 4: learning rates of interaction-parameter pairs\n\n"
+                         "Rows are the interactions of one online batch and columns the "
+                         "parameters they touch (blank: not touched). The side plots "
+                         "are the row and column means, which are the one-directional "
+                         "rates.\n\n");
+        fprintf(out, "![Learning rates, %s, %s, %s, seed %ld](%s/fig4-%s.svg)\n\n",
+                r->dataset, r->model, r->label, r->seed, link, slug);
+    }
+}
+
+void report_write_markdown(FILE *out, const report_data *d,
+                           const char *figures_dir, const char *figures_link) {
+    fprintf(out, "# Online update: results\n\n"
+                 "%zu runs: %zu datasets, %zu models, %zu strategies. Mean ± standard "
+                 "error over seeds. In each column the best mean is **bold** and "
+                 "the second <u>underlined</u>. † marks a MeLON value that is "
+                 "significantly better than the best baseline of that column, and ‡ "
+                 "one that is significantly worse (paired t-test over seeds, two-sided, "
+                 "p < %.2f; a seed fixes the evaluation negatives, so runs pair by "
+                 "seed).\n",
+            d->n_runs, d->n_datasets, d->n_models, d->n_labels, SIGNIFICANCE);
+    fprintf(out, "\n## Table 2: accuracy of the online updates\n");
+    for (size_t i = 0; i < d->n_datasets; i++)
+        for (size_t j = 0; j < d->n_models; j++)
+            write_table2(out, d, d->datasets[i], d->models[j]);
+    fprintf(out, "\n## MeLON against the best baseline\n\n"
+                 "The relative difference to the best baseline of each metric, with "
+                 "the p-value of the paired t-test. The paper reports MeLON best "
+                 "everywhere; the last column says whether these runs agree.\n\n"
+                 "| dataset | model | MeLON |");
+    for (int m = 0; m < REPORT_N_METRICS; m++) fprintf(out, " %s |", report_metric_names[m]);
+    fprintf(out, " the paper's direction |\n| --- | --- | --- |");
+    for (int m = 0; m < REPORT_N_METRICS; m++) fprintf(out, " --- |");
+    fprintf(out, " --- |\n");
+    for (size_t i = 0; i < d->n_datasets; i++)
+        for (size_t j = 0; j < d->n_models; j++)
+            write_improvement(out, d, d->datasets[i], d->models[j]);
+    fprintf(out, "\n## Table 3: ablation (HR@5)\n");
+    write_table3(out, d);
+    fprintf(out, "\n## Table 4: time per online batch (meta step and update, "
+                 "without evaluation; mean over seeds) and the ratio to Default\n");
+    write_table4(out, d);
+    if (figures_dir) write_figures(out, d, figures_dir, figures_link);
+}
