@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Regenerates docs/results/paper/: every strategy on BPR-MF and NCF on the
+# three datasets of ../shared/data, 5 seeds, protocol defaults, then the
+# report with the paper's tables and figures.
+#
+# usage: scripts/paper-results.sh [RESULTS_DIR] [JOBS]
+#   RESULTS_DIR  where the per-run JSON files go (default: results/paper);
+#                rerunning resumes, finished cells are kept
+#   JOBS         runs at once (default: 1; each run uses the cores / JOBS)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+results=${1:-results/paper}
+jobs=${2:-1}
+data=${MELON_SHARED_DATA:-../shared/data}
+melon=build/melon
+[ -x "$melon" ] || make build
+
+strategies=default,eals,mwnet,metasgd,s2meta,sml,melon-i,melon-p,melon
+strategies+=,melon-official=melon:--melon-variant=official
+
+"$melon" bench \
+  --data ml-100k="$data/ml-100k/u.data.gz" \
+  --data amazon-grocery-5core="$data/amazon-grocery-5core/train.csv.gz,$data/amazon-grocery-5core/dev.csv,$data/amazon-grocery-5core/test.csv" \
+  --data yelp-lbsn-1k="$data/yelp-lbsn-1k/Yelp_check_ins.txt" \
+  --models bpr,ncf --strategies "$strategies" --seeds 1-5 --epochs 5 \
+  --lr-matrix-batch 0 --jobs "$jobs" --results "$results"
+"$melon" report "$results" --out docs/results/paper
