@@ -1,8 +1,9 @@
 /* libFuzzer target for the stream loader: the input bytes become a file
- * that is loaded with format "auto" and again with columns "1,2,3". An
- * input starting with 'Z' is written gzip-compressed (without the 'Z') so
- * the fuzzer also reaches the gzip path with arbitrary content. A stream
- * that loads is run through the pair index, the history and a split. */
+ * that is loaded with format "auto", with columns "1,2,3", and as each
+ * native JSON-lines format (adressa, amazon, yelp). An input starting with
+ * 'Z' is written gzip-compressed (without the 'Z') so the fuzzer also
+ * reaches the gzip path with arbitrary content. A stream that loads is run
+ * through the pair index, the history and a split. */
 #include "melon/history.h"
 #include "melon/negatives.h"
 #include "melon/stream.h"
@@ -73,10 +74,12 @@ static void exercise(const melon_stream *stream) {
     melon_split_make(&split, stream->n, 2, 0.5, &err);
 }
 
-static void load_once(const char *columns) {
+static void load_once(const char *format, const char *columns) {
     melon_load_options opt;
     melon_load_options_default(&opt);
+    opt.format = format;
     opt.columns = columns;
+    opt.notes = NULL;
     melon_stream stream;
     melon_err err;
     const char *paths[1] = {input_path};
@@ -85,6 +88,10 @@ static void load_once(const char *columns) {
             abort(); /* success means at least one interaction */
         for (size_t k = 1; k < stream.n; k++)
             if (stream.time[k - 1] > stream.time[k]) abort();
+        if (stream.n_skipped > stream.n_missing_user + stream.n_missing_item +
+                                   stream.n_missing_time ||
+            !stream.format)
+            abort(); /* every skipped record lacks something */
         exercise(&stream);
         melon_stream_free(&stream);
     } else if (err.msg[0] == '\0' || stream.n != 0 || stream.user) {
@@ -94,7 +101,10 @@ static void load_once(const char *columns) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (write_input(data, size) != 0) return 0;
-    load_once(NULL);
-    load_once("1,2,3");
+    load_once("auto", NULL);
+    load_once("auto", "1,2,3");
+    load_once("adressa", NULL);
+    load_once("amazon", NULL);
+    load_once("yelp", NULL);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Loads the given paths (with options) and expects a failure whose message
@@ -60,8 +61,12 @@ static void test_missing_file(void **state) {
 
 static void test_directory(void **state) {
     (void)state;
-    const char *paths[1] = {test_tmpdir()};
-    expect_failure(paths, 1, NULL, FRAGMENTS("cannot open: Is a directory"));
+    /* a directory stands for its files; this one has none */
+    const char *dir = test_tmp_path("no-files");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    const char *paths[1] = {dir};
+    expect_failure(paths, 1, NULL,
+                   FRAGMENTS("no-files: the directory holds no files"));
 }
 
 static void test_empty_file(void **state) {

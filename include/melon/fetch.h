@@ -22,8 +22,12 @@ typedef struct {
      * download is the log itself (plain or gzip-compressed). */
     const char *member;
     const char *file_name;  /* installed name, e.g. "u.data" */
-    const char *sha256;     /* of the installed file, lowercase hex */
-    uint64_t size;          /* bytes of the installed file */
+    /* SHA-256 (lowercase hex) and size in bytes of the installed file; NULL
+     * and 0 when no checksum is known for certain: the dataset is then
+     * "unverified", and fetching it warns and prints the SHA-256 of what
+     * was installed instead of checking it. */
+    const char *sha256;
+    uint64_t size;
     const char *format;     /* layout of the file, for people */
     const char *columns;    /* value for melon_load_options.columns */
     const char *licence;    /* the terms in one line */
@@ -51,7 +55,7 @@ int melon_dataset_cached_path(const melon_dataset *ds, const char *cache_dir,
 
 /* For the runner's --data argument. Returns 1 and fills path when name is a
  * catalog name whose file is cached (only its size is checked, to stay
- * fast); -1 with "NAME is not fetched; run: melon data fetch NAME" when it
+ * fast; for an unverified dataset, that it is not empty); -1 with "NAME is not fetched; run: melon data fetch NAME" when it
  * is a catalog name that is not cached (or has the wrong size); 0 when name
  * is not a catalog name, so the caller treats it as a file path (a path
  * containing '/' is never a catalog name). cache_dir NULL = default. */
@@ -81,7 +85,9 @@ void melon_fetch_options_default(melon_fetch_options *opt);
 
 /* Makes a verified copy of ds available in the cache and writes its path.
  * When a copy is cached and its SHA-256 verifies (and !force), nothing is
- * downloaded and *was_cached is set to 1. Otherwise the file is downloaded
+ * downloaded and *was_cached is set to 1. An unverified dataset (no known
+ * SHA-256) counts as cached when its file is there and not empty; when it
+ * is installed, a warning on stderr gives the SHA-256 that was computed. Otherwise the file is downloaded
  * (or read from opt->from_file) into a temporary file in the cache, the
  * member extracted, its size and SHA-256 checked, and only then renamed into
  * place. On failure no temporary is left and nothing is at the final path

@@ -49,4 +49,58 @@ static inline const float *melon_meta_trial_g_row(const melon_meta_trial *t,
     return at < 0 ? NULL : t->query_grad.grad[k] + (size_t)at * t->cols[k];
 }
 
+/* A given support set: runs the recommender on `support` (n_support <=
+ * 2 * max_batch triples) at the model's current values and saves the rows
+ * it touches and the dense tensors, as melon_meta_trial_support does for
+ * the last batch. */
+void melon_meta_trial_support_given(melon_meta_trial *t, melon_model *m,
+                                    const melon_triple *support,
+                                    int n_support);
+
+/* The next-batch protocol (update-strategies.md section 2, option
+ * next-batch): S = B_{t-1} applied to a stored copy of Theta_{t-1}, Q = B_t.
+ *
+ * A strategy calls melon_meta_trial_remember with its batch right before
+ * its real update changes the model; the memory keeps the batch's triples
+ * and the values of the table rows they look up and of every dense tensor.
+ * At the next meta step, melon_meta_trial_support_next_batch saves the
+ * current values of those rows (Theta_t) for the restore, writes the
+ * remembered values back (so the model holds Theta_{t-1} on them and
+ * Theta_t elsewhere), and runs the recommender on the remembered batch
+ * there. The strategy then writes its trial values as usual and
+ * melon_meta_trial_query scores B_t and restores Theta_t.
+ *
+ * What is remembered is always the strategy's previous update: in
+ * pre-training the previously processed (shuffled) past batch, and at the
+ * first online batch the last pre-training batch. With nothing remembered
+ * (the very first meta step of a run), the last-batch support set of
+ * melon_meta_trial_support is used instead. */
+typedef struct {
+    melon_triple *batch;         /* [max_batch] the remembered triples */
+    int n;                       /* 0: nothing remembered */
+    melon_snapshot values;       /* their rows and the dense tensors */
+    uint32_t *seen[MELON_MAX_TENSORS]; /* per table row: stamp of the last
+                                          remember that listed it */
+    uint32_t stamp;
+} melon_meta_memory;
+
+int melon_meta_memory_init(melon_meta_memory *mem, const melon_model *m,
+                           int max_batch, melon_err *err);
+void melon_meta_memory_free(melon_meta_memory *mem);
+
+void melon_meta_trial_remember(melon_meta_memory *mem, const melon_model *m,
+                               const melon_triple *batch, int n);
+int melon_meta_trial_support_next_batch(melon_meta_trial *t,
+                                        melon_meta_memory *mem,
+                                        melon_context *ctx,
+                                        const melon_triple *batch, int n,
+                                        melon_err *err);
+
+/* The support set a strategy's meta_data setting selects: last-batch, or
+ * next-batch with mem (mem may be NULL only for last-batch). */
+int melon_meta_trial_support_for(melon_meta_trial *t, melon_meta_memory *mem,
+                                 melon_meta_data which, melon_context *ctx,
+                                 const melon_triple *batch, int n,
+                                 melon_err *err);
+
 #endif

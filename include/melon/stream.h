@@ -7,11 +7,14 @@
 #include "melon/common.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* How to read the input files. */
 typedef struct {
-    /* "auto" (default) or "delimited": both read CSV/TSV. Later formats
-     * (native JSON logs) register further names. */
+    /* "delimited": CSV/TSV. "adressa", "amazon", "yelp": JSON lines in the
+     * publisher's format (see melon_stream_load). "auto" (default): JSON
+     * lines when a file's first line opens an object, in the format its
+     * keys identify, else CSV/TSV. */
     const char *format;
     /* Column selection, NULL = detect from the header or the field count.
      * Either three header names "user,item,time" or three 1-based field
@@ -21,6 +24,9 @@ typedef struct {
      * and items with fewer than min_item, until stable (0 = no filter). */
     int min_user;
     int min_item;
+    /* Where melon_stream_load reports the records it skipped for lack of a
+     * user, item or time: stderr (default), or NULL for nowhere. */
+    FILE *notes;
 } melon_load_options;
 
 void melon_load_options_default(melon_load_options *opt);
@@ -37,15 +43,45 @@ typedef struct {
     char **item_name;   /* [n_items] */
     size_t n_read;      /* records read before filtering */
     size_t n_dropped;   /* removed by the k-core filter */
+    /* JSON records skipped because they lack a user, an item or a time
+     * (absent, null or ""), not counted in n_read; and per field, where a
+     * record may lack several. */
+    size_t n_skipped;
+    size_t n_missing_user;
+    size_t n_missing_item;  /* Adressa: page views of non-article pages */
+    size_t n_missing_time;
+    size_t n_python_literal; /* records read as Python dict literals */
+    size_t n_files;          /* files read, directories expanded */
+    /* "delimited", "adressa", "amazon", "yelp", or "mixed" when the files
+     * differ (a static string). */
+    const char *format;
 } melon_stream;
 
 /* Loads and concatenates the files, in the given order, then sorts stably by
- * time (ties keep file order), filters and assigns dense ids. On error the
- * message names the file, line and value; *stream is left empty. */
+ * time (ties keep file order), filters and assigns dense ids. A path that
+ * is a directory stands for the regular files in it, in name order (names
+ * starting with '.' left out). On error the message names the file, line
+ * and value; *stream is left empty.
+ *
+ * The native formats read these keys of each JSON object (one per line,
+ * plain or gzip):
+ *   adressa  "userId", "id" (the article), "time" (Unix seconds)
+ *   amazon   "reviewerID", "asin", "unixReviewTime" (Unix seconds), or
+ *            "reviewTime" ("MM D, YYYY") when that is missing; lines may
+ *            also be Python dict literals, as in the 2014 release
+ *   yelp     "user_id", "business_id", "date" ("YYYY-MM-DD HH:MM:SS", UTC)
+ * Other keys are ignored. Records lacking one of the three are skipped and
+ * counted in n_skipped; a value of the wrong type is an error. */
 int melon_stream_load(melon_stream *stream, const char *const *paths,
                       int n_paths, const melon_load_options *opt,
                       melon_err *err);
 void melon_stream_free(melon_stream *stream);
+
+/* One line about the skipped records, e.g. "skipped 12 of 1000 records:
+ * 10 without an article id (...), 2 without a time (...)", or an empty
+ * string when none were skipped. */
+void melon_stream_skipped_summary(const melon_stream *stream, char *out,
+                                  size_t cap);
 
 /* Batches and split (protocol.md section 2): batch b holds positions
  * [b * batch_size, min((b + 1) * batch_size, n)); the first n_past batches

@@ -1,12 +1,13 @@
 /* `melon data`: public datasets by name. `fetch` downloads, verifies and
  * caches one, `list` shows the catalog and what is cached, `path` prints
- * where a fetched dataset is. */
+ * where a fetched dataset is; `stats` (cmd_data_stats.c) describes files. */
 #include "cli.h"
 #include "melon/fetch.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
@@ -78,7 +79,7 @@ static void print_fetch_options(FILE *out) {
 }
 
 static void print_known_datasets(FILE *out) {
-    char names[512];
+    char names[2048];
     melon_catalog_names(names, sizeof names);
     fprintf(out, "\nKnown datasets: %s (see `melon data list`).\n", names);
 }
@@ -100,6 +101,11 @@ static void print_data_help(FILE *out) {
             "path,\n"
             "               format and licence\n"
             "  path NAME    print the path of a fetched dataset\n"
+            "  stats FILE.. users, items, interactions, time span and "
+            "counts per\n"
+            "               user and item of files or a fetched dataset "
+            "(see\n"
+            "               `melon data stats --help`)\n"
             "\n"
             "Options of every command:\n");
     print_cache_dir_option(out);
@@ -251,7 +257,7 @@ static int parse_command_line(data_args *args, int argc, char **argv) {
 static const melon_dataset *find_dataset_or_complain(const char *name) {
     const melon_dataset *ds = melon_catalog_find(name);
     if (!ds) {
-        char names[512];
+        char names[2048];
         melon_catalog_names(names, sizeof names);
         usage_error("unknown dataset '%s'; known datasets: %s", name, names);
     }
@@ -280,9 +286,17 @@ static int run_fetch(const data_args *args) {
     }
     printf("%s\n", path);
     if (fflush(stdout) != 0) return EXIT_FAILED;
-    fprintf(stderr, "melon: %s: %s (%llu bytes, SHA-256 verified)\n",
-            ds->name, was_cached ? "already fetched" : "fetched",
-            (unsigned long long)ds->size);
+    if (ds->sha256) {
+        fprintf(stderr, "melon: %s: %s (%llu bytes, SHA-256 verified)\n",
+                ds->name, was_cached ? "already fetched" : "fetched",
+                (unsigned long long)ds->size);
+    } else {
+        struct stat st;
+        long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+        fprintf(stderr, "melon: %s: %s (%lld bytes, not verified: no known "
+                        "checksum)\n",
+                ds->name, was_cached ? "already fetched" : "fetched", bytes);
+    }
     fprintf(stderr, "melon: %s: terms of use: %s\n", ds->name, ds->terms);
     return 0;
 }
@@ -306,6 +320,9 @@ static int run_list(const data_args *args) {
         printf("    format:  %s\n", ds->format);
         printf("    licence: %s\n", ds->licence);
         printf("    source:  %s\n", ds->url);
+        if (!ds->sha256)
+            printf("    checksum: none known; fetch warns and prints the "
+                   "SHA-256 it computed\n");
     }
     return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
 }
@@ -333,13 +350,15 @@ int melon_cmd_data(int argc, char **argv) {
         print_data_help(stdout);
         return 0;
     }
+    if (strcmp(command, "stats") == 0)
+        return melon_cmd_data_stats(argc - 1, argv + 1);
     data_args args = {.command = command};
     if (strcmp(command, "fetch") == 0) args.command_flag = CMD_FETCH;
     else if (strcmp(command, "list") == 0) args.command_flag = CMD_LIST;
     else if (strcmp(command, "path") == 0) args.command_flag = CMD_PATH;
     else
         return usage_error("unknown command '%s' for '%s'; valid commands: "
-                           "fetch, list, path",
+                           "fetch, list, path, stats",
                            command, "melon data");
 
     int status = parse_command_line(&args, argc, argv);

@@ -120,7 +120,8 @@ static int build_specs(run_args *a, option_spec *specs) {
          "interaction file(s), concatenated, or a fetched dataset name", 0, 0, NULL, NULL},
         {"name", OPT_STRING, &cfg->dataset_name, "NAME",
          "dataset name in the results (default: the first file's folder)", 0, 0, NULL, NULL},
-        {"format", OPT_STRING, &cfg->load.format, "FORMAT", "input format", 0, 0, NULL, NULL},
+        {"format", OPT_STRING, &cfg->load.format, "FORMAT",
+         "input format: auto, delimited (CSV/TSV), adressa, amazon, yelp", 0, 0, NULL, NULL},
         {"columns", OPT_STRING, &cfg->load.columns, "U,I,T",
          "user, item and time columns: header names or 1-based numbers "
          "(default: detected)", 0, 0, NULL, NULL},

@@ -8,7 +8,8 @@ const option_spec *options_baselines(melon_config *cfg) {
     static option_spec specs[24];
     int n = 0;
     specs[n++] = (option_spec){"eals-weight", OPT_FLOAT, &e->weight, "W",
-        "eALS: weight of new interactions", 0, 1e6, NULL, NULL};
+        "eALS (eals, eals-replay, eals-als): weight w_new of new interactions",
+        0, 1e6, NULL, NULL};
     specs[n++] = (option_spec){"eals-c0", OPT_FLOAT, &e->c0, "C",
         "eals-als: missing-data weight scale", 0, 1e9, NULL, NULL};
     specs[n++] = (option_spec){"eals-alpha", OPT_FLOAT, &e->alpha, "A",
@@ -16,7 +17,8 @@ const option_spec *options_baselines(melon_config *cfg) {
     specs[n++] = (option_spec){"eals-lambda", OPT_FLOAT, &e->lambda, "L",
         "eals-als: L2 regularisation", 0, 1e6, NULL, NULL};
     specs[n++] = (option_spec){"eals-offline-iters", OPT_INT, &e->offline_iters, "N",
-        "eals-als: ALS sweeps of pre-training", 0, 100000, NULL, NULL};
+        "eals-als: ALS sweeps over the past, run in the first pre-training call",
+        0, 100000, NULL, NULL};
     specs[n++] = (option_spec){"eals-online-iters", OPT_INT, &e->online_iters, "N",
         "eals-als: ALS passes per new interaction", 1, 1000, NULL, NULL};
     specs[n++] = (option_spec){"mwnet-hidden", OPT_INT, &w->hidden, "H",

@@ -5,6 +5,8 @@ const char *const meta_data_names[] = {"last-batch", "next-batch", NULL};
 const char *const neighbor_mode_names[] = {"uniform", "recent", NULL};
 static const char *const variant_names[] = {"paper", "official", NULL};
 static const char *const aggregation_names[] = {"mean", "sum", NULL};
+static const char *const empty_history_names[] = {"zero", "self", NULL};
+static const char *const p_inputs_names[] = {"batch", "interaction", NULL};
 
 const option_spec *options_melon(melon_config *cfg) {
     melon_melon_config *m = &cfg->melon;
@@ -18,19 +20,24 @@ const option_spec *options_melon(melon_config *cfg) {
     specs[n++] = (option_spec){"neighbors", OPT_ENUM, &m->neighbors, "HOW",
         "MeLON: which neighbours when there are more", 0, 0, neighbor_mode_names, NULL};
     specs[n++] = (option_spec){"melon-interaction-width", OPT_INT, &m->interaction_width,
-        "W", "MeLON: width of the interaction representation h_x", 1, 1024, NULL, NULL};
+        "W", "MeLON: width of the interaction representation h_x (official "
+        "form: of h)", 1, 1024, NULL, NULL};
     specs[n++] = (option_spec){"melon-role-width", OPT_INT, &m->role_width, "W",
-        "MeLON: width of the role MLP layers (Eq. 11)", 1, 1024, NULL, NULL};
+        "MeLON: width of the role MLP layers (Eq. 11; official form: of the "
+        "role map z = A p + a)", 1, 1024, NULL, NULL};
     specs[n++] = (option_spec){"melon-role-layers", OPT_INT, &m->role_layers, "L",
-        "MeLON: layers of the role MLP", 1, 8, NULL, NULL};
+        "MeLON paper form: layers of the role MLP", 1, 8, NULL, NULL};
     specs[n++] = (option_spec){"melon-extended-width", OPT_INT, &m->extended_width,
-        "W", "MeLON: width of the extended embeddings (0: the embedding size)",
+        "W", "MeLON paper form: width of the extended embeddings (0: the "
+        "embedding size)",
         0, 4096, NULL, NULL};
     specs[n++] = (option_spec){"melon-leaky-slope", OPT_FLOAT, &m->leaky_slope, "S",
-        "MeLON: negative slope of the attention's LeakyReLU", 0, 1, NULL, NULL};
+        "MeLON paper form: negative slope of the attention's LeakyReLU (the "
+        "official form uses the authors' 0.01)", 0, 1, NULL, NULL};
     specs[n++] = (option_spec){"melon-aggregation", OPT_ENUM, &m->aggregation, "HOW",
-        "MeLON: combine the rates of the interactions touching a parameter by "
-        "mean or by the sum of Eq. 5", 0, 0, aggregation_names, NULL};
+        "MeLON paper form: combine the rates of the interactions touching a "
+        "parameter by mean or by the sum of Eq. 5 (the official form "
+        "averages)", 0, 0, aggregation_names, NULL};
     specs[n++] = (option_spec){"melon-init-lr-bias", OPT_FLOAT, &m->init_lr_bias, "B",
         "MeLON paper form: initial bias b_lr of the adaptation layer (Eq. 12)",
         -50, 50, NULL, NULL};
@@ -42,7 +49,19 @@ const option_spec *options_melon(melon_config *cfg) {
         "MeLON: keep the trial update of rows the batch does not touch, as the "
         "authors' code does", 0, 0, NULL, NULL};
     specs[n++] = (option_spec){"melon-meta-data", OPT_ENUM, &m->meta_data, "WHICH",
-        "MeLON: support/query data of a meta step", 0, 0, meta_data_names, NULL};
+        "MeLON: support/query data of a meta step (the paper form: last-batch)",
+        0, 0, meta_data_names, NULL};
+    specs[n++] = (option_spec){"melon-preprocess-theta", OPT_FLAG,
+        &m->preprocess_theta, NULL, "MeLON paper form: feed rho(theta) to the "
+        "role MLP instead of theta itself (Eq. 11)", 0, 0, NULL, NULL};
+    specs[n++] = (option_spec){"melon-empty-history", OPT_ENUM, &m->empty_history,
+        "HOW", "MeLON paper form: the neighbour aggregate of a user or item "
+        "without history (Eq. 8): the zero vector or its own embedding",
+        0, 0, empty_history_names, NULL};
+    specs[n++] = (option_spec){"melon-p-inputs", OPT_ENUM, &m->p_inputs, "WHICH",
+        "MeLON paper form, melon-p: the role MLP's loss and gradient inputs, "
+        "batch means (every column of W constant) or each interaction's own",
+        0, 0, p_inputs_names, NULL};
     specs[n++] = (option_spec){"dump-lr-matrix", OPT_STRING, &m->dump_lr_matrix,
         "FILE.csv", "MeLON: write the learning-rate matrix W of one online batch "
         "(Figure 4)", 0, 0, NULL, NULL};

@@ -10,13 +10,13 @@ const option_spec *options_s2meta_sml(melon_config *cfg) {
     static option_spec specs[24];
     int n = 0;
     specs[n++] = (option_spec){"s2meta-steps", OPT_INT, &s->steps, "K",
-        "S2Meta: inner steps per batch", 1, 100, NULL, NULL};
+        "S2Meta: inner steps per batch (the original's most: 20)", 1, 20, NULL, NULL};
     specs[n++] = (option_spec){"s2meta-carry-state", OPT_FLAG, &s->carry_state, NULL,
         "S2Meta: keep each coordinate's LSTM state across batches", 0, 0, NULL, NULL};
     specs[n++] = (option_spec){"s2meta-scope", OPT_ENUM, &s->scope, "WHICH",
         "S2Meta: update the rows a batch touches or whole tables", 0, 0, scope_names, NULL};
     specs[n++] = (option_spec){"s2meta-hidden", OPT_INT, &s->hidden, "H",
-        "S2Meta: MetaLSTM width", 1, 1024, NULL, NULL};
+        "S2Meta: MetaLSTM width", 1, 256, NULL, NULL};
     specs[n++] = (option_spec){"s2meta-meta-lr", OPT_FLOAT, &s->meta_lr, "LR",
         "S2Meta: Adam learning rate of the MetaLSTMs", 0, 10, NULL, NULL};
     specs[n++] = (option_spec){"s2meta-clip", OPT_FLOAT, &s->clip, "C",
@@ -37,6 +37,8 @@ const option_spec *options_s2meta_sml(melon_config *cfg) {
         "SML: Adam learning rate of the transfer networks", 0, 10, NULL, NULL};
     specs[n++] = (option_spec){"sml-transfer-l2", OPT_FLOAT, &m->transfer_l2, "L2",
         "SML: weight decay of the transfer networks", 0, 10, NULL, NULL};
+    specs[n++] = (option_spec){"sml-hidden", OPT_INT, &m->hidden, "H",
+        "SML: width of the transfer's first dense layer", 1, 65536, NULL, NULL};
     specs[n] = (option_spec){0};
     return specs;
 }

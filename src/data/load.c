@@ -86,16 +86,25 @@ static int add_record(melon_raw_log *log, const file_layout *layout,
     if (log->n == MELON_MAX_INTERACTIONS)
         return melon_fail(err, "%s:%zu: more than %zu interactions",
                           layout->path, line_no, MELON_MAX_INTERACTIONS);
+    return melon_raw_log_append(log, user->text, user->len, item->text,
+                                item->len, value, err);
+}
+
+int melon_raw_log_append(melon_raw_log *log, const char *user,
+                         size_t user_len, const char *item, size_t item_len,
+                         double time, melon_err *err) {
+    if (log->n == MELON_MAX_INTERACTIONS)
+        return melon_fail(err, "more than %zu interactions",
+                          MELON_MAX_INTERACTIONS);
     if (log->n == log->cap && grow_records(log, err) != 0) return -1;
     uint32_t user_id, item_id;
-    if (melon_id_table_intern(&log->users, user->text, user->len, &user_id,
-                              err) != 0 ||
-        melon_id_table_intern(&log->items, item->text, item->len, &item_id,
-                              err) != 0)
+    if (melon_id_table_intern(&log->users, user, user_len, &user_id, err) !=
+            0 ||
+        melon_id_table_intern(&log->items, item, item_len, &item_id, err) != 0)
         return -1;
     log->user[log->n] = user_id;
     log->item[log->n] = item_id;
-    log->time[log->n] = value;
+    log->time[log->n] = time;
     log->n++;
     return 0;
 }

@@ -16,6 +16,7 @@ char melon_detect_delimiter(const char *line, size_t len) {
     if (memchr(line, '\t', len)) return '\t';
     if (memchr(line, ',', len)) return ',';
     if (memchr(line, ';', len)) return ';';
+    if (memmem(line, len, "::", 2)) return MELON_DELIM_DOUBLE_COLON;
     return MELON_DELIM_WHITESPACE;
 }
 
@@ -85,11 +86,26 @@ static char *unquote(char *p, char *end, char delimiter, size_t *len) {
     return r;
 }
 
+/* Fields separated by "::", kept as they are (no quoting, no trimming). */
+static int split_double_colon(melon_fields *out, char *line, size_t len,
+                              melon_err *err) {
+    char *p = line, *end = line + len;
+    for (;;) {
+        char *next = memmem(p, (size_t)(end - p), "::", 2);
+        size_t n = (size_t)((next ? next : end) - p);
+        if (push_field(out, p, n, err) != 0) return -1;
+        if (!next) return 0;
+        p = next + 2;
+    }
+}
+
 int melon_split_fields(melon_fields *out, char *line, size_t len,
                        char delimiter, melon_err *err) {
     out->count = 0;
     if (delimiter == MELON_DELIM_WHITESPACE)
         return split_whitespace(out, line, len, err);
+    if (delimiter == MELON_DELIM_DOUBLE_COLON)
+        return split_double_colon(out, line, len, err);
     char *p = line, *end = line + len;
     for (;;) {
         while (p < end && is_trimmed(*p, delimiter)) p++;

@@ -7,8 +7,9 @@
 
 #include <stddef.h>
 
-/* ' ' stands for "runs of spaces and tabs". */
+/* ' ' stands for "runs of spaces and tabs", ':' for "::" (MovieLens 1M). */
 #define MELON_DELIM_WHITESPACE ' '
+#define MELON_DELIM_DOUBLE_COLON ':'
 
 typedef struct {
     char *text;  /* NUL-terminated, inside the line */
@@ -23,7 +24,8 @@ typedef struct {
 
 void melon_fields_free(melon_fields *fields);
 
-/* Tab if the line holds one, else comma, else semicolon, else whitespace. */
+/* Tab if the line holds one, else comma, else semicolon, else "::", else
+ * whitespace. */
 char melon_detect_delimiter(const char *line, size_t len);
 
 /* 1 if the line is empty or holds only spaces and tabs. */

@@ -28,6 +28,11 @@ typedef struct {
 int melon_raw_log_init(melon_raw_log *log, melon_err *err);
 void melon_raw_log_free(melon_raw_log *log);
 
+/* Appends one interaction (ids as len-byte strings, no NUL inside). */
+int melon_raw_log_append(melon_raw_log *log, const char *user,
+                         size_t user_len, const char *item, size_t item_len,
+                         double time, melon_err *err);
+
 /* Appends every interaction of one delimited file. `columns` is NULL for
  * detection from the header or the field count. */
 int melon_raw_log_read_file(melon_raw_log *log, const char *path,

@@ -19,6 +19,9 @@ void melon_melon_config_default(melon_melon_config *cfg) {
     cfg->meta_l2 = 1e-6f;
     cfg->leaky_trial = 0;
     cfg->meta_data = MELON_META_LAST_BATCH;
+    cfg->preprocess_theta = 0;
+    cfg->empty_history = MELON_EMPTY_ZERO;
+    cfg->p_inputs = MELON_P_INPUTS_BATCH;
     cfg->dump_lr_matrix = NULL;
     cfg->dump_batch = 0;
 }

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const melon_strategy_names[] = {"default", NULL};
+const char *const melon_strategy_names[] = {"default", "eals", "eals-replay",
+                                             "eals-als", "mwnet", "metasgd",
+                                             "s2meta", "sml",
+                                             "melon", "melon-i", "melon-p",
+                                             NULL};
 
 typedef int (*strategy_constructor)(melon_strategy *, melon_model *,
                                     const melon_config *, melon_err *);
@@ -16,6 +20,16 @@ static const struct {
     strategy_constructor create;
 } registry[] = {
     {"default", melon_default_create},
+    {"eals", melon_eals_create},
+    {"eals-replay", melon_eals_replay_create},
+    {"eals-als", melon_eals_als_create},
+    {"mwnet", melon_mwnet_create},
+    {"metasgd", melon_metasgd_create},
+    {"s2meta", melon_s2meta_create},
+    {"sml", melon_sml_create},
+    {"melon", melon_melon_create},
+    {"melon-i", melon_melon_i_create},
+    {"melon-p", melon_melon_p_create},
 };
 
 double melon_mean_loss(const melon_grads *g) {

@@ -23,4 +23,5 @@ void melon_sml_config_default(melon_sml_config *cfg) {
     cfg->l2 = 1e-6f;
     cfg->transfer_lr = 1e-3f;
     cfg->transfer_l2 = 1e-4f;
+    cfg->hidden = 512;
 }

@@ -15,6 +15,11 @@ typedef enum {
     MELON_ABLATION_PARAMETER     /* melon-p: parameter-wise inputs only */
 } melon_ablation;
 
+/* Paper form: the aggregate of a node without history (A.1, unpinned). */
+typedef enum { MELON_EMPTY_ZERO, MELON_EMPTY_SELF } melon_empty_history;
+/* Paper form, melon-p: the loss and gradient inputs of Eq. 11 (A.7). */
+typedef enum { MELON_P_INPUTS_BATCH, MELON_P_INPUTS_INTERACTION } melon_p_inputs;
+
 typedef struct {
     melon_variant variant;          /* paper (Eq. 8-13) or official code */
     int max_edge;                   /* neighbours per node: 10 */
@@ -32,6 +37,13 @@ typedef struct {
     float meta_l2;                  /* 1e-6 (run.sh) */
     int leaky_trial;                /* official code's trial-update leak */
     melon_meta_data meta_data;
+    int preprocess_theta;           /* paper form: rho(theta) instead of
+                                       theta as a role input (D.7) */
+    melon_empty_history empty_history; /* paper form: zero (default) or the
+                                          node's own embedding */
+    melon_p_inputs p_inputs;        /* paper-form melon-p: batch-mean loss
+                                       and gradient (default) or each
+                                       interaction's own */
     const char *dump_lr_matrix;     /* Figure 4 dump: CSV path, or NULL */
     int dump_batch;                 /* which online batch to dump */
 } melon_melon_config;

@@ -26,6 +26,7 @@ typedef struct {
     float l2;            /* lambda_1: 1e-6 */
     float transfer_lr;   /* step 2 Adam: 1e-3 */
     float transfer_l2;   /* lambda_2: 1e-4 */
+    int hidden;          /* the transfer's dense width: 512 */
 } melon_sml_config;
 
 void melon_s2meta_config_default(melon_s2meta_config *cfg);

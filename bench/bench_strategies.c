@@ -1,0 +1,125 @@
+/* Per-online-batch update time (meta step + update, the runner's update
+ * time, protocol.md section 4) of every registered strategy on ml-100k,
+ * batch 256, d 64, 2 threads, for BPR-MF and NCF, as a ratio to Default
+ * (the MeLON paper's Table 4). Each run pre-trains 1 epoch; the figure is
+ * the median over runs of each run's median per-batch time. A strategy
+ * that does not apply to a model is skipped with its message; a failed
+ * run makes the exit status 1.
+ *
+ * usage: bench_strategies [FILE] [RUNS] [NAME,NAME,...]
+ *   FILE: ("" for the default) ml-100k from the shared data folder or $MELON_BENCH_DATA;
+ *   RUNS: default 5; names: default every strategy (Default always runs). */
+#include "melon/runner.h"
+#include "melon/strategy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_RUNS 100
+
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n) {
+    qsort(x, (size_t)n, sizeof *x, compare_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+static int selected(const char *name, const char *list) {
+    if (!list || strcmp(name, "default") == 0) return 1;
+    size_t len = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += len)
+        if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == 0))
+            return 1;
+    return 0;
+}
+
+/* Median over runs of the per-batch median update time, in ms; -1 with
+ * the message in err when the run fails, -2 when the strategy does not
+ * apply to the model (MELON_NOT_APPLICABLE). */
+static double time_strategy(melon_config *cfg, const melon_stream *stream,
+                            int runs, double *mean_ms, melon_err *err) {
+    double medians[MAX_RUNS], means[MAX_RUNS];
+    for (int r = 0; r < runs; r++) {
+        melon_run_result res;
+        cfg->seed = (uint64_t)r + 1;
+        cfg->model_cfg.seed = cfg->seed;
+        int rc = melon_run_stream(cfg, stream, &res, err);
+        if (rc != 0) return rc == MELON_NOT_APPLICABLE ? -2.0 : -1.0;
+        medians[r] = 1e3 * res.update_median_s;
+        means[r] = 1e3 * res.update_mean_s;
+        melon_run_result_free(&res);
+    }
+    *mean_ms = median(means, runs);
+    return median(medians, runs);
+}
+
+int main(int argc, char **argv) {
+    const char *env = getenv("MELON_BENCH_DATA");
+    const char *path = argc > 1 && argv[1][0] ? argv[1]
+                       : env    ? env
+                                : MELON_SHARED_DATA "/ml-100k/u.data.gz";
+    int runs = argc > 2 ? atoi(argv[2]) : 5;
+    if (runs < 1 || runs > MAX_RUNS) runs = 5;
+    const char *only = argc > 3 ? argv[3] : NULL;
+    melon_config cfg;
+    melon_config_default(&cfg);
+    cfg.data_files[0] = path;
+    cfg.n_data_files = 1;
+    cfg.dataset_name = "bench";
+    cfg.epochs = 1;
+    cfg.threads = 2;
+    cfg.progress = 0;
+    melon_stream stream;
+    melon_err err = {{0}};
+    if (melon_stream_load(&stream, cfg.data_files, 1, &cfg.load, &err) != 0) {
+        fprintf(stderr, "bench_strategies: %s\n", err.msg);
+        return 1;
+    }
+    printf("Update time per online batch (meta step + update), %s: %zu "
+           "interactions, batch %d, d %d, %d threads, 1 pre-training epoch, "
+           "median over %d runs of each run's median (mean in brackets)\n\n",
+           path, stream.n, cfg.batch_size, cfg.model_cfg.dim, cfg.threads,
+           runs);
+    printf("%-12s %24s %8s   %24s %8s\n", "strategy", "BPR-MF ms", "ratio",
+           "NCF ms", "ratio");
+    const char *models[2] = {"bpr", "ncf"};
+    double default_ms[2] = {0.0, 0.0};
+    int failed = 0;
+    for (int k = 0; melon_strategy_names[k]; k++) {
+        const char *name = melon_strategy_names[k];
+        if (!selected(name, only)) continue;
+        char cell[2][80], note[2][MELON_ERR_MSG + 16];
+        note[0][0] = note[1][0] = 0;
+        for (int mdl = 0; mdl < 2; mdl++) {
+            cfg.model = models[mdl];
+            cfg.strategy = name;
+            double mean_ms = 0.0;
+            err.msg[0] = 0;
+            double ms = time_strategy(&cfg, &stream, runs, &mean_ms, &err);
+            if (ms < 0.0) {
+                int skipped = ms == -2.0;
+                snprintf(cell[mdl], sizeof cell[mdl], "%24s %8s",
+                         skipped ? "n/a" : "failed", "-");
+                snprintf(note[mdl], sizeof note[mdl], "%s %s: %s",
+                         skipped ? "skipped" : "FAILED", models[mdl], err.msg);
+                if (!skipped) failed = 1;
+                continue;
+            }
+            if (strcmp(name, "default") == 0) default_ms[mdl] = ms;
+            char value[40];
+            snprintf(value, sizeof value, "%.3f (%.3f)", ms, mean_ms);
+            snprintf(cell[mdl], sizeof cell[mdl], "%24s %7.1fx", value,
+                     default_ms[mdl] > 0 ? ms / default_ms[mdl] : 0.0);
+        }
+        printf("%-12s %s   %s\n", name, cell[0], cell[1]);
+        for (int mdl = 0; mdl < 2; mdl++)
+            if (note[mdl][0]) printf("  (%s)\n", note[mdl]);
+        fflush(stdout);
+    }
+    melon_stream_free(&stream);
+    return failed;
+}

@@ -1,0 +1,384 @@
+/* MetaSGD (update-strategies.md B.4): finite-difference checks of the
+ * exact meta-gradient -grad L_S (.) G for alpha of every tensor (table
+ * rows and dense weights) on tiny BPR-MF and NCF models, against a
+ * meta-loss recomputed in double; the check failing on deliberately
+ * corrupted gradients; the learning-rate matrix being constant along each
+ * column (alpha_m / n for every interaction touching theta_m) and not
+ * along rows; lazy versus dense Adam on alpha; runs through the runner. */
+#include "meta_reference.h"
+
+#include "../src/update/metasgd.h"
+
+static const melon_triple support_set[] = {
+    {0, 1, 2}, {1, 3, 0}, {2, 3, 4}, {3, 5, 6}, {4, 1, 0},
+    {0, 4, 6}, {2, 0, 5}, {1, 2, 6},
+};
+static const melon_triple query_set[] = {
+    {0, 3, 2}, {1, 1, 4}, {2, 5, 0}, {3, 3, 6}, {4, 0, 2}, {1, 4, 5},
+};
+#define N_S (int)(sizeof support_set / sizeof support_set[0])
+#define N_Q (int)(sizeof query_set / sizeof query_set[0])
+
+typedef struct {
+    melon_model m;
+    melon_strategy s;
+    metasgd_state *st;
+    double *alpha[MELON_MAX_TENSORS];     /* double copies */
+    double *mean_grad[MELON_MAX_TENSORS]; /* grad L_S(Theta), from slots */
+    double *numeric[MELON_MAX_TENSORS];
+    ref_params theta, trial;
+    double analytic_loss;
+} sgd_case;
+
+/* L(alpha) = L_Q(Theta - alpha (.) grad L_S(Theta)) in double. */
+static double sgd_ref_loss(sgd_case *c) {
+    for (int k = 0; k < c->m.n_tensors; k++)
+        for (size_t a = 0; a < ref_tensor_size(&c->m.tensor[k]); a++)
+            c->trial.p[k][a] = c->theta.p[k][a] -
+                               c->alpha[k][a] * c->mean_grad[k][a];
+    return ref_mean_loss(&c->trial, query_set, N_Q);
+}
+
+static void sgd_case_open(sgd_case *c, const char *model, float init_std,
+                          float alpha_high, uint64_t seed) {
+    memset(c, 0, sizeof *c);
+    tiny_model(&c->m, model, init_std, seed, 2 * N_S);
+    melon_config cfg;
+    melon_config_default(&cfg);
+    cfg.batch_size = N_S;
+    cfg.seed = seed;
+    cfg.metasgd.alpha_low = 0.2f * alpha_high;
+    cfg.metasgd.alpha_high = alpha_high;
+    melon_err err = {{0}};
+    if (melon_strategy_create(&c->s, "metasgd", &c->m, &cfg, &err) != 0)
+        fail_msg("%s", err.msg);
+    c->st = c->s.impl;
+    assert_int_equal(c->st->alpha.n_blocks, c->m.n_tensors);
+
+    ref_params_init(&c->theta, &c->m);
+    ref_params_init(&c->trial, &c->m);
+    melon_meta_trial_support_given(&c->st->trial, &c->m, support_set, N_S);
+    melon_context ctx = {.model = &c->m};
+    c->analytic_loss = metasgd_meta_gradient(c->st, &ctx, query_set, N_Q);
+    for (int k = 0; k < c->m.n_tensors; k++)   /* trial discarded */
+        for (size_t a = 0; a < ref_tensor_size(&c->m.tensor[k]); a++)
+            assert_true(c->m.tensor[k].value[a] == (float)c->theta.p[k][a]);
+
+    ref_triple_grads tg;
+    ref_triple_grads_init(&tg, &c->m, &c->st->trial.support_slots,
+                          support_set);
+    for (int k = 0; k < c->m.n_tensors; k++) {
+        size_t size = ref_tensor_size(&c->m.tensor[k]);
+        c->alpha[k] = malloc(size * sizeof(double));
+        c->mean_grad[k] = calloc(size, sizeof(double));
+        c->numeric[k] = malloc(size * sizeof(double));
+        for (size_t a = 0; a < size; a++)
+            c->alpha[k][a] = c->st->alpha.block[k].value[a];
+        for (int x = 0; x < N_S; x++)
+            for (size_t a = 0; a < size; a++)
+                c->mean_grad[k][a] +=
+                    tg.grad[(size_t)x * c->m.n_tensors + k][a] / N_S;
+    }
+    ref_triple_grads_free(&tg);
+
+    ref_min_preact = INFINITY;
+    double at_alpha = sgd_ref_loss(c);
+    for (int k = 0; k < c->m.n_tensors; k++)
+        for (size_t a = 0; a < ref_tensor_size(&c->m.tensor[k]); a++) {
+            double *x = &c->alpha[k][a], saved = *x;
+            *x = saved + META_FD_STEP;
+            double up = sgd_ref_loss(c);
+            *x = saved - META_FD_STEP;
+            double down = sgd_ref_loss(c);
+            *x = saved;
+            c->numeric[k][a] = (up - down) / (2 * META_FD_STEP);
+        }
+    print_message("%s: meta-loss %.6f (double %.6f), min |tower pre-act| "
+                  "%.2e\n", model, c->analytic_loss, at_alpha, ref_min_preact);
+    assert_true(fabs(c->analytic_loss - at_alpha) < 1e-5 * fabs(at_alpha));
+    assert_true(ref_min_preact > 1e3 * META_FD_STEP);
+}
+
+static void sgd_case_close(sgd_case *c) {
+    for (int k = 0; k < MELON_MAX_TENSORS; k++) {
+        free(c->alpha[k]);
+        free(c->mean_grad[k]);
+        free(c->numeric[k]);
+    }
+    ref_params_free(&c->theta);
+    ref_params_free(&c->trial);
+    melon_strategy_free(&c->s);
+    melon_model_free(&c->m);
+}
+
+static double block_error(sgd_case *c, int k) {
+    const melon_meta_block *b = &c->st->alpha.block[k];
+    return meta_rel_error(b->grad, c->numeric[k], b->size);
+}
+
+/* BPR-MF's user bias cancels in every triple: its alpha has no gradient. */
+static int has_gradient(const melon_tensor *t) {
+    return strcmp(t->name, "user_bias") != 0;
+}
+
+static void assert_meta_gradient_correct(sgd_case *c) {
+    for (int k = 0; k < c->m.n_tensors; k++) {
+        const melon_meta_block *b = &c->st->alpha.block[k];
+        double scale = max_abs_d(c->numeric[k], b->size);
+        double err = block_error(c, k);
+        print_message("  %-16s error %.2e  (|grad| up to %.2e)\n", b->name,
+                      err, scale);
+        if (has_gradient(&c->m.tensor[k])) assert_true(scale > 1e-4);
+        if (err >= META_TOL)
+            fail_msg("block %s: meta-gradient check failed (%.3e)", b->name,
+                     err);
+    }
+}
+
+static void meta_gradient_bpr(void **state) {
+    (void)state;
+    sgd_case c;
+    sgd_case_open(&c, "bpr", 0.5f, 2.0f, 1);
+    assert_meta_gradient_correct(&c);
+    sgd_case_close(&c);
+    sgd_case_open(&c, "bpr", 0.8f, 1.0f, 4);
+    assert_meta_gradient_correct(&c);
+    sgd_case_close(&c);
+}
+
+static void meta_gradient_ncf(void **state) {
+    (void)state;
+    sgd_case c;
+    sgd_case_open(&c, "ncf", 0.5f, 4.0f, 1);
+    assert_meta_gradient_correct(&c);
+    sgd_case_close(&c);
+    sgd_case_open(&c, "ncf", 0.6f, 8.0f, 3);
+    assert_meta_gradient_correct(&c);
+    sgd_case_close(&c);
+}
+
+/* Wrong gradients fail, block by block: the largest entry off by 2%, the
+ * sign flipped, the block scaled by 1.01; then it passes again. */
+static void corrupted_gradients_fail(const char *model) {
+    sgd_case c;
+    sgd_case_open(&c, model, 0.5f, 4.0f, 1);
+    for (int k = 0; k < c.m.n_tensors; k++) {
+        if (!has_gradient(&c.m.tensor[k])) continue;
+        melon_meta_block *b = &c.st->alpha.block[k];
+        size_t best = 0;
+        for (size_t a = 1; a < b->size; a++)
+            if (fabsf(b->grad[a]) > fabsf(b->grad[best])) best = a;
+        float saved = b->grad[best];
+        b->grad[best] += 0.02f * fabsf(saved);
+        double off = block_error(&c, k);
+        b->grad[best] = saved;
+        for (size_t a = 0; a < b->size; a++) b->grad[a] *= -1.0f;
+        double flipped = block_error(&c, k);
+        for (size_t a = 0; a < b->size; a++) b->grad[a] *= -1.0f;
+        for (size_t a = 0; a < b->size; a++) b->grad[a] *= 1.01f;
+        double scaled = block_error(&c, k);
+        for (size_t a = 0; a < b->size; a++) b->grad[a] /= 1.01f;
+        print_message("  %s %-16s entry off %.2e, flipped %.2e, x1.01 %.2e\n",
+                      model, b->name, off, flipped, scaled);
+        assert_true(off > META_TOL);
+        assert_true(flipped > META_TOL);
+        assert_true(scaled > META_TOL);
+    }
+    assert_meta_gradient_correct(&c);
+    sgd_case_close(&c);
+}
+
+static void corrupted_bpr(void **state) {
+    (void)state;
+    corrupted_gradients_fail("bpr");
+}
+
+static void corrupted_ncf(void **state) {
+    (void)state;
+    corrupted_gradients_fail("ncf");
+}
+
+/* Effective rates: the update on interaction x alone moves theta_m by
+ * -alpha_m g_xm = -W_xm n g_xm, so W_xm = alpha_m / n for every x
+ * touching theta_m (column-constant), while a row holds many different
+ * alphas; the batch update is the sum over x (Eq. 4). */
+static void rates_are_constant_along_columns(const char *model) {
+    const int n = N_S;
+    melon_model m;
+    tiny_model(&m, model, 0.5f, 2, 2 * n);
+    melon_config cfg;
+    melon_config_default(&cfg);
+    cfg.batch_size = n;
+    melon_strategy s;
+    melon_err err = {{0}};
+    assert_int_equal(melon_strategy_create(&s, "metasgd", &m, &cfg, &err), 0);
+    metasgd_state *st = s.impl;
+    melon_context ctx = {.model = &m, .phase = MELON_PHASE_ONLINE};
+    ref_params theta, full;
+    ref_params_init(&theta, &m);
+    assert_int_equal(s.ops->update(&s, &ctx, support_set, n, &err), 0);
+    ref_params_init(&full, &m);
+
+    melon_grads g;
+    assert_int_equal(melon_grads_init(&g, &m, 1, &err), 0);
+    double *sum_delta[MELON_MAX_TENSORS], *col_rate[MELON_MAX_TENSORS];
+    for (int k = 0; k < m.n_tensors; k++) {
+        size_t size = ref_tensor_size(&m.tensor[k]);
+        sum_delta[k] = calloc(size, sizeof(double));
+        col_rate[k] = malloc(size * sizeof(double));
+        for (size_t a = 0; a < size; a++) col_rate[k][a] = NAN;
+    }
+    double *grad = malloc(4096 * sizeof(double));
+    int shared_columns = 0;
+    double widest_row_spread = 0.0;
+    for (int x = 0; x < n; x++) {
+        for (int k = 0; k < m.n_tensors; k++)
+            for (size_t a = 0; a < ref_tensor_size(&m.tensor[k]); a++)
+                m.tensor[k].value[a] = (float)theta.p[k][a];
+        m.ops->forward_backward(&m, &support_set[x], 1, &g);
+        assert_int_equal(s.ops->update(&s, &ctx, &support_set[x], 1, &err), 0);
+        double gmax = 0.0, lo = INFINITY, hi = 0.0;
+        for (int k = 0; k < m.n_tensors; k++) {
+            ref_triple_gradient(&m, &g, &support_set[x], 0, k, grad);
+            gmax = fmax(gmax, max_abs_d(grad, ref_tensor_size(&m.tensor[k])));
+        }
+        for (int k = 0; k < m.n_tensors; k++) {
+            size_t size = ref_tensor_size(&m.tensor[k]);
+            ref_triple_gradient(&m, &g, &support_set[x], 0, k, grad);
+            for (size_t a = 0; a < size; a++) {
+                double delta = (double)m.tensor[k].value[a] - theta.p[k][a];
+                sum_delta[k][a] += delta / n;
+                if (fabs(grad[a]) < 1e-2 * gmax) continue;
+                double rate = -delta / (n * grad[a]);        /* W_xm */
+                double alpha = st->alpha.block[k].value[a];
+                assert_true(fabs(rate - alpha / n) <= 1e-3 * alpha / n);
+                if (!isnan(col_rate[k][a])) {
+                    shared_columns++;
+                    assert_true(fabs(rate - col_rate[k][a]) <=
+                                1e-3 * col_rate[k][a]);
+                }
+                col_rate[k][a] = rate;
+                lo = fmin(lo, rate);
+                hi = fmax(hi, rate);
+            }
+        }
+        widest_row_spread = fmax(widest_row_spread, hi / lo);
+    }
+    print_message("  %s: %d columns shared by several interactions, each "
+                  "with one rate; rates within a row span up to %.1fx\n",
+                  model, shared_columns, widest_row_spread);
+    assert_true(shared_columns > 20);
+    assert_true(widest_row_spread > 2.0);
+    for (int k = 0; k < m.n_tensors; k++)
+        for (size_t a = 0; a < ref_tensor_size(&m.tensor[k]); a++) {
+            double want = theta.p[k][a] + sum_delta[k][a];
+            assert_true(fabs(full.p[k][a] - want) <= 1e-5 * (1 + fabs(want)));
+        }
+    free(grad);
+    for (int k = 0; k < m.n_tensors; k++) {
+        free(sum_delta[k]);
+        free(col_rate[k]);
+    }
+    melon_grads_free(&g);
+    ref_params_free(&theta);
+    ref_params_free(&full);
+    melon_strategy_free(&s);
+    melon_model_free(&m);
+}
+
+static void rates_columns_bpr(void **state) {
+    (void)state;
+    rates_are_constant_along_columns("bpr");
+}
+
+static void rates_columns_ncf(void **state) {
+    (void)state;
+    rates_are_constant_along_columns("ncf");
+}
+
+/* Two meta steps on disjoint rows: lazy Adam leaves the alphas of the
+ * first step's rows alone in the second, dense Adam moves them on their
+ * momentum; alphas never touched stay at their init in both. */
+static void lazy_and_dense_adam(void **state) {
+    (void)state;
+    static const melon_triple s1[] = {{0, 1, 2}, {1, 2, 1}};
+    static const melon_triple q1[] = {{0, 2, 1}, {1, 1, 2}};
+    static const melon_triple s2[] = {{3, 4, 5}, {4, 5, 4}};
+    static const melon_triple q2[] = {{3, 5, 4}, {4, 4, 5}};
+    for (int dense = 0; dense < 2; dense++) {
+        melon_model m;
+        tiny_model(&m, "bpr", 0.5f, 1, 4);
+        melon_config cfg;
+        melon_config_default(&cfg);
+        cfg.batch_size = 2;
+        cfg.metasgd.dense_adam = dense;
+        melon_strategy s;
+        melon_err err = {{0}};
+        assert_int_equal(melon_strategy_create(&s, "metasgd", &m, &cfg, &err), 0);
+        metasgd_state *st = s.impl;
+        const float *alpha_user = st->alpha.block[0].value;  /* user_emb */
+        int d = m.cfg.dim;
+        float init_u0 = alpha_user[0], init_u2 = alpha_user[2 * d];
+        melon_context ctx = {.model = &m};
+        melon_meta_trial_support_given(&st->trial, &m, s1, 2);
+        metasgd_meta_gradient(st, &ctx, q1, 2);
+        metasgd_meta_update(st, &m);
+        float after1 = alpha_user[0];
+        assert_true(after1 != init_u0);
+        melon_meta_trial_support_given(&st->trial, &m, s2, 2);
+        metasgd_meta_gradient(st, &ctx, q2, 2);
+        assert_true(st->alpha.block[0].grad[0] == 0.0f);
+        metasgd_meta_update(st, &m);
+        print_message("  %s Adam: alpha[user 0] %.6f -> %.6f -> %.6f\n",
+                      dense ? "dense" : "lazy", init_u0, after1, alpha_user[0]);
+        if (dense) assert_true(alpha_user[0] != after1);
+        else assert_true(alpha_user[0] == after1);
+        assert_true(alpha_user[2 * d] == init_u2);   /* user 2: never */
+        melon_strategy_free(&s);
+        melon_model_free(&m);
+    }
+}
+
+static void runs_through_the_runner(void **state) {
+    (void)state;
+    const char *path = write_run_stream("metasgd.tsv");
+    const char *models[] = {"bpr", "ncf"};
+    for (int k = 0; k < 2; k++)
+        for (int data = 0; data < 2; data++) {
+            double ndcg[2];
+            for (int rep = 0; rep < 2; rep++) {
+                melon_config cfg;
+                melon_config_default(&cfg);
+                cfg.metasgd.meta_data = data ? MELON_META_NEXT_BATCH
+                                             : MELON_META_LAST_BATCH;
+                ndcg[rep] = run_strategy(path, models[k], "metasgd", &cfg);
+            }
+            print_message("  %s %s: NDCG@10 %.4f\n", models[k],
+                          data ? "next-batch" : "last-batch", ndcg[0]);
+            assert_true(ndcg[0] == ndcg[1]);
+        }
+    melon_model m;
+    tiny_model(&m, "pop", 0.01f, 1, 4);
+    melon_config cfg;
+    melon_config_default(&cfg);
+    melon_strategy s;
+    melon_err err = {{0}};
+    assert_int_equal(melon_strategy_create(&s, "metasgd", &m, &cfg, &err),
+                     MELON_NOT_APPLICABLE);
+    assert_non_null(strstr(err.msg, "pop"));
+    melon_model_free(&m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(meta_gradient_bpr),
+        cmocka_unit_test(meta_gradient_ncf),
+        cmocka_unit_test(corrupted_bpr),
+        cmocka_unit_test(corrupted_ncf),
+        cmocka_unit_test(rates_columns_bpr),
+        cmocka_unit_test(rates_columns_ncf),
+        cmocka_unit_test(lazy_and_dense_adam),
+        cmocka_unit_test(runs_through_the_runner),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,180 @@
+/* S2Meta with several inner steps and with carried states (update-
+ * strategies.md B.5, "Meta-gradient in the original"): the meta-gradient of
+ * every MetaLSTM block, back through the steps (the chain through fg theta
+ * and the LSTM state), against central differences of the double
+ * first-order surrogate of test_s2meta_ref.h; corrupted gradients fail; and
+ * a meta step leaves the model exactly as it found it, for every scope,
+ * step count, state mode and meta-data protocol. */
+#include "test_s2meta_ref.h"
+
+#include "melon/meta_trial.h"
+
+#define BATCH 8
+
+static const melon_triple support_set[] = {
+    {0, 1, 5}, {1, 2, 6}, {2, 3, 4}, {0, 3, 6}, {3, 0, 2}, {4, 4, 1},
+    {1, 1, 3}, {2, 5, 0},
+};
+static const melon_triple query_set[] = {
+    {0, 1, 4}, {1, 3, 2}, {2, 2, 6}, {3, 1, 0}, {0, 6, 5},
+};
+/* an earlier batch: gives some rows a carried state and moves them */
+static const melon_triple earlier[] = {{0, 1, 2}, {2, 2, 5}, {4, 3, 0}};
+#define N_SUPPORT ((int)(sizeof support_set / sizeof support_set[0]))
+#define N_QUERY ((int)(sizeof query_set / sizeof query_set[0]))
+#define N_EARLIER ((int)(sizeof earlier / sizeof earlier[0]))
+
+typedef struct {
+    int steps;
+    melon_scope scope;
+    int carry;
+    const char *model;
+} variant;
+
+/* Checks every block of every MetaLSTM (corrupt < 0), or that corrupting
+ * block `corrupt` fails. */
+static void check_variant(variant v, int corrupt) {
+    melon_model m;
+    tiny_model(&m, v.model, 0.6f, 4, 2 * BATCH);
+    melon_config cfg;
+    melon_config_default(&cfg);
+    cfg.batch_size = BATCH;
+    cfg.s2meta.steps = v.steps;
+    cfg.s2meta.scope = v.scope;
+    cfg.s2meta.carry_state = v.carry;
+    cfg.s2meta.hidden = 4;
+    melon_strategy s;
+    melon_err err = {{0}};
+    if (melon_strategy_create(&s, "s2meta", &m, &cfg, &err) != 0) fail_msg("%s", err.msg);
+    s2meta_state *st = s.impl;
+    if (v.carry) s2meta_apply_update(st, &m, earlier, N_EARLIER);
+    s2_ref ref;
+    s2_ref_open(&ref, st, &m, support_set, N_SUPPORT, query_set, N_QUERY);
+    melon_meta_trial_support_given(&st->trial, &m, support_set, N_SUPPORT);
+    melon_context ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.model = &m;
+    double loss = s2meta_meta_gradient(st, &ctx, query_set, N_QUERY);
+    double want = s2_ref_surrogate(&ref);
+    assert_close(loss, want, 2e-5 * fabs(want));
+    s2_block blocks[S2_N_BLOCKS];
+    int n_blocks = s2_blocks(&st->layout, blocks);
+    for (int k = 0; k < m.n_tensors; k++) {
+        if (strcmp(m.tensor[k].name, "user_bias") == 0) continue; /* no loss sees it */
+        for (int b = 0; b < n_blocks; b++) {
+            if (corrupt >= 0 && b != corrupt) continue;
+            size_t size = (size_t)blocks[b].rows * blocks[b].cols;
+            double *numeric = malloc(size * sizeof(double));
+            float *analytic = malloc(size * sizeof(float));
+            s2_numeric_block(&ref, k, &blocks[b], numeric);
+            s2_analytic_block(st, k, &blocks[b], analytic);
+            double scale = max_abs_d(numeric, size);
+            if (corrupt >= 0) {
+                size_t worst = 0;
+                for (size_t a = 1; a < size; a++)
+                    if (fabs(numeric[a]) > fabs(numeric[worst])) worst = a;
+                analytic[worst] += (float)(0.05 * scale);
+            }
+            double e = meta_rel_error(analytic, numeric, size);
+            if (corrupt < 0 && (scale < 1e-7 || e > META_TOL))
+                fail_msg("%s %s (steps %d, carry %d): error %.3g (scale %.3g)",
+                         m.tensor[k].name, blocks[b].name, v.steps, v.carry, e, scale);
+            if (corrupt >= 0 && e <= META_TOL)
+                fail_msg("%s %s: a corrupted gradient passed (%.3g)",
+                         m.tensor[k].name, blocks[b].name, e);
+            free(numeric);
+            free(analytic);
+        }
+    }
+    s2_ref_close(&ref);
+    melon_strategy_free(&s);
+    melon_model_free(&m);
+}
+
+static void steps_touched_bpr(void **state) {
+    (void)state;
+    check_variant((variant){3, MELON_SCOPE_TOUCHED, 0, "bpr"}, -1);
+}
+
+static void steps_full_bpr(void **state) {
+    (void)state;
+    check_variant((variant){2, MELON_SCOPE_FULL, 0, "bpr"}, -1);
+}
+
+static void steps_ncf(void **state) {
+    (void)state;
+    check_variant((variant){2, MELON_SCOPE_TOUCHED, 0, "ncf"}, -1);
+}
+
+/* Carried states: rows the earlier batch updated start from their own
+ * (constant) state, the others from the learned (h0, c0). */
+static void carried_state_bpr(void **state) {
+    (void)state;
+    check_variant((variant){1, MELON_SCOPE_TOUCHED, 1, "bpr"}, -1);
+    check_variant((variant){2, MELON_SCOPE_TOUCHED, 1, "bpr"}, -1);
+}
+
+static void corrupted_gradients_fail(void **state) {
+    (void)state;
+    for (int b = 0; b < S2_N_BLOCKS; b++)
+        check_variant((variant){3, MELON_SCOPE_TOUCHED, 0, "bpr"}, b);
+}
+
+/* The trial is discarded: after a meta step every tensor holds exactly
+ * what it held before, whatever the options (the support set's rows, the
+ * extra rows of scope full, dense tensors with next-batch meta-data). */
+static void meta_step_leaves_the_model_unchanged(void **state) {
+    (void)state;
+    const char *path = write_tiny_stream("s2meta_world.tsv", 60, 5);
+    for (int a = 0; a < 2; a++)
+        for (int option = 0; option < 5; option++) {
+            test_world w;
+            world_open(&w, path, 40);
+            melon_model m;
+            tiny_model(&m, a ? "ncf" : "bpr", 0.3f, 6, 2 * BATCH);
+            melon_config cfg;
+            melon_config_default(&cfg);
+            cfg.batch_size = BATCH;
+            if (option == 1) cfg.s2meta.scope = MELON_SCOPE_FULL;
+            if (option == 2) cfg.s2meta.steps = 3;
+            if (option == 3) cfg.s2meta.carry_state = 1;
+            if (option == 4) cfg.s2meta.meta_data = MELON_META_NEXT_BATCH;
+            melon_strategy s;
+            melon_err err = {{0}};
+            if (melon_strategy_create(&s, "s2meta", &m, &cfg, &err) != 0)
+                fail_msg("%s", err.msg);
+            melon_triple batch[BATCH];
+            for (size_t begin = 40; begin + BATCH <= 56; begin += BATCH) {
+                melon_context ctx = world_context(&w, &m, MELON_PHASE_ONLINE,
+                                                  begin, begin + BATCH);
+                int n = world_triples(&w, begin, begin + BATCH, batch);
+                ref_params before;
+                ref_params_init(&before, &m);
+                assert_int_equal(s.ops->meta_step(&s, &ctx, batch, n, &err), 0);
+                for (int k = 0; k < m.n_tensors; k++)
+                    for (size_t e = 0; e < ref_tensor_size(&m.tensor[k]); e++)
+                        if (m.tensor[k].value[e] != (float)before.p[k][e])
+                            fail_msg("option %d: %s[%zu] changed by the meta step",
+                                     option, m.tensor[k].name, e);
+                ref_params_free(&before);
+                assert_int_equal(s.ops->update(&s, &ctx, batch, n, &err), 0);
+                assert_int_equal(melon_history_append(&w.history, &w.stream, begin,
+                                                      begin + BATCH, &err), 0);
+            }
+            melon_strategy_free(&s);
+            melon_model_free(&m);
+            world_close(&w);
+        }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(steps_touched_bpr),
+        cmocka_unit_test(steps_full_bpr),
+        cmocka_unit_test(steps_ncf),
+        cmocka_unit_test(carried_state_bpr),
+        cmocka_unit_test(corrupted_gradients_fail),
+        cmocka_unit_test(meta_step_leaves_the_model_unchanged),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
