@@ -233,14 +233,16 @@ static void rates_are_constant_along_columns(void **state) {
 }
 
 /* A short run through the runner (1,000 interactions, batch 64, d 4,
- * one epoch); returns NDCG@10 after checking every online loss is finite. */
-static double short_run(const char *path, const char *model, melon_config *cfg) {
+ * one epoch, `threads` threads); returns NDCG@10 after checking every
+ * online loss is finite. */
+static double short_run(const char *path, const char *model, melon_config *cfg,
+                        int threads) {
     cfg->data_files[0] = path;
     cfg->n_data_files = 1;
     cfg->dataset_name = "test";
     cfg->batch_size = 64;
     cfg->epochs = 1;
-    cfg->threads = 2;
+    cfg->threads = threads;
     cfg->progress = 0;
     cfg->model = model;
     cfg->model_cfg.dim = 4;
@@ -259,9 +261,10 @@ static double short_run(const char *path, const char *model, melon_config *cfg) 
     return ndcg;
 }
 
-/* Runs on both models, the same again for the same seed; and every option
- * (several steps, full tables, carried state, next-batch meta-data) runs on
- * BPR-MF, the carried state (every dense coordinate's) on NCF too. */
+/* Runs on both models, the same again for the same seed (two threads, so
+ * the chunks really are shared out); and every option (several steps, full
+ * tables, carried state, next-batch meta-data) runs on BPR-MF, the carried
+ * state (every dense coordinate's) on NCF too. */
 static void runs_on_both_models_and_options(void **state) {
     (void)state;
     const char *path = write_run_stream("s2meta_run.tsv");
@@ -269,16 +272,16 @@ static void runs_on_both_models_and_options(void **state) {
     for (int a = 0; a < 2; a++) {
         melon_config cfg;
         melon_config_default(&cfg);
-        double first = short_run(path, models[a], &cfg);
+        double first = short_run(path, models[a], &cfg, 2);
         melon_config_default(&cfg);
-        assert_true(short_run(path, models[a], &cfg) == first);
+        assert_true(short_run(path, models[a], &cfg, 2) == first);
         for (int variant = a ? 2 : 0; variant < (a ? 3 : 4); variant++) {
             melon_config_default(&cfg);
             if (variant == 0) cfg.s2meta.steps = 3;
             if (variant == 1) cfg.s2meta.scope = MELON_SCOPE_FULL;
             if (variant == 2) cfg.s2meta.carry_state = 1;
             if (variant == 3) cfg.s2meta.meta_data = MELON_META_NEXT_BATCH;
-            short_run(path, models[a], &cfg);
+            short_run(path, models[a], &cfg, 1);
         }
     }
 }

@@ -24,6 +24,7 @@
 #include "melon/meta_trial.h"
 #include "melon_official.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,7 @@ typedef struct {
     const char *dump_path;
     int dump_batch;
     long first_online;           /* first batch index seen online, or -1 */
+    int one_thread;              /* calls too small for threads to pay */
 } official_state;
 
 static void official_free(melon_strategy *s) {
@@ -141,14 +143,28 @@ int official_strategy_meta_gradient(melon_strategy *s, melon_context *ctx,
     return 0;
 }
 
+/* A strategy whose calls are small (BPR-MF: about 130 thousand (pair,
+ * coordinate) evaluations in a meta step) runs them on one thread: a parallel
+ * region, and OpenBLAS's own threads (which follow OpenMP's count), cost
+ * more than they save there, and much more on a busy machine. The
+ * caller's thread count is restored afterwards. */
+static int threads_enter(const official_state *st) {
+    int saved = omp_get_max_threads();
+    if (st->one_thread) omp_set_num_threads(1);
+    return saved;
+}
+
+static void threads_leave(int saved) { omp_set_num_threads(saved); }
+
 static int official_meta_step(melon_strategy *s, melon_context *ctx,
                               const melon_triple *batch, int n,
                               melon_err *err) {
     official_state *st = s->impl;
-    if (official_strategy_meta_gradient(s, ctx, batch, n, err) != 0)
-        return -1;
-    melon_meta_params_step(&st->params.mp);
-    return 0;
+    int saved = threads_enter(st);
+    int rc = official_strategy_meta_gradient(s, ctx, batch, n, err);
+    if (rc == 0) melon_meta_params_step(&st->params.mp);
+    threads_leave(saved);
+    return rc;
 }
 
 official_params *official_strategy_params(melon_strategy *s) {
@@ -215,8 +231,9 @@ static int dump_due(official_state *st, const melon_context *ctx) {
     return (long)ctx->batch - st->first_online == st->dump_batch;
 }
 
-static int official_update(melon_strategy *s, melon_context *ctx,
-                           const melon_triple *batch, int n, melon_err *err) {
+static int official_update_call(melon_strategy *s, melon_context *ctx,
+                                const melon_triple *batch, int n,
+                                melon_err *err) {
     official_state *st = s->impl;
     melon_model *m = ctx->model;
     if (n < 1 || n > st->max_batch)
@@ -235,6 +252,14 @@ static int official_update(melon_strategy *s, melon_context *ctx,
     official_call_apply(c, m);
     if (st->leak_pending) leak_apply(st, m);
     return 0;
+}
+
+static int official_update(melon_strategy *s, melon_context *ctx,
+                           const melon_triple *batch, int n, melon_err *err) {
+    int saved = threads_enter(s->impl);
+    int rc = official_update_call(s, ctx, batch, n, err);
+    threads_leave(saved);
+    return rc;
 }
 
 static int official_save(const melon_strategy *s, FILE *f, melon_err *err) {
@@ -332,6 +357,14 @@ int melon_official_create(melon_strategy *s, melon_model *m,
     st->dump_path = mc->dump_lr_matrix;
     st->dump_batch = mc->dump_batch;
     st->first_online = -1;
+    /* the largest call: the meta step's 4 n pairs, every coordinate each
+     * touches */
+    long per_pair = 0;
+    for (int k = 0; k < m->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        per_pair += t->kind == MELON_DENSE ? (long)t->rows * t->cols : t->cols;
+    }
+    st->one_thread = per_pair * 4L * cfg->batch_size < OFFICIAL_PARALLEL_WORK;
     if (official_params_init(&st->params, &dims, &adam, &rng, err) != 0 ||
         official_call_init(&st->call, m, &dims, mc->max_edge, mc->neighbors,
                            2 * cfg->batch_size, err) != 0 ||

@@ -108,6 +108,7 @@ static void pairs_backward(paper_state *st, const paper_call *c, int cached) {
     int by_coordinate = c->batch_inputs;
     double *d_eta = st->d_eta;
     memset(d_eta, 0, (size_t)c->n * sizeof *d_eta);
+    int used = 1;
 #pragma omp parallel num_threads(st->n_threads)
     {
         int threads = omp_get_num_threads(), t = omp_get_thread_num();
@@ -129,14 +130,11 @@ static void pairs_backward(paper_state *st, const paper_call *c, int cached) {
                                    backward_flush, &bc);
         }
         paper_role_grad_fold(&th->grad);
-#pragma omp barrier
-#pragma omp master
-        {
-            for (int k = 1; k < threads; k++)
-                paper_role_grad_add(&st->thread[0].grad, &st->thread[k].grad);
-            paper_role_grad_store(&st->thread[0].grad, &st->params);
-        }
+        if (t == 0) used = threads;
     }
+    for (int k = 1; k < used; k++)
+        paper_role_grad_add(&st->thread[0].grad, &st->thread[k].grad);
+    paper_role_grad_store(&st->thread[0].grad, &st->params);
 }
 
 int paper_meta_step(melon_strategy *s, melon_context *ctx,

@@ -8,10 +8,11 @@
  * computed here on the fly, never stored.
  *
  * A pair with g = 0 changes nothing in Eq. 13 and has no meta-gradient
- * (dL/dw = -G g / c = 0), and a pair with G = 0 has no meta-gradient, so
- * the enumerations skip them unless asked for every rate (the Figure 4
- * dump). Dense rows whose two upstream deltas are zero (ReLU) are skipped
- * whole. With AVX-512, runs of coordinates are appended 16 at a time,
+ * (dL/dw = -G g / c = 0), so the enumerations skip it unless asked for
+ * every rate (the Figure 4 dump); a `keep` filter selects coordinates
+ * (the meta step's trial needs only those the query touches, its backward
+ * only those with G != 0). Dense rows whose two upstream deltas are zero
+ * (ReLU) are skipped whole. With AVX-512, runs of coordinates are appended 16 at a time,
  * the kept lanes compressed to the front of a vector. */
 #include "melon_paper.h"
 

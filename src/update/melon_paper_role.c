@@ -18,7 +18,10 @@
  * registers and streams the weights as broadcasts. Widths used in practice
  * are compiled as constants (see ROLE_WIDTHS). Weight gradients are summed
  * as whole vectors into per-lane accumulators and folded into doubles every
- * FOLD_BLOCKS blocks. */
+ * FOLD_BLOCKS blocks. The backward needs the top layer only through the
+ * signs of its activations (role_grad in melon_paper.h), so the meta
+ * step's trial pass hands each pair's rate and signs to the backward pass,
+ * which then recomputes only the layers below the top. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")
 /* Vectors pass by value only between static inline functions of this file,

@@ -122,7 +122,7 @@ void paper_forward_pass(paper_state *st, const paper_call *c,
                                    needed, NULL, &th->block, forward_flush, &fc);
         }
 #pragma omp barrier
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (size_t m = 0; m < size; m++) {
             float sum = 0.0f;
             for (int k = 0; k < threads; k++) sum += st->thread[k].delta[m];

@@ -352,9 +352,11 @@ static int work_init(s2meta_state *st, int chunk, melon_err *err) {
 
 static int check_config(const melon_s2meta_config *c, const melon_model *m,
                         melon_err *err) {
-    if (!melon_model_has_parameters(m))
-        return melon_fail(err, "strategy s2meta needs a model with parameters "
-                               "(bpr or ncf), not '%s'", m->ops->name);
+    if (!melon_model_has_parameters(m)) {
+        melon_fail(err, "strategy s2meta needs a model with parameters (bpr "
+                        "or ncf), not '%s'", m->ops->name);
+        return MELON_NOT_APPLICABLE;
+    }
     if (c->steps < 1 || c->steps > S2META_MAX_STEPS)
         return melon_fail(err, "s2meta: %d inner steps, expected 1 to %d",
                           c->steps, S2META_MAX_STEPS);
@@ -454,7 +456,8 @@ static int create_states(s2meta_state *st, const melon_model *m,
 
 int melon_s2meta_create(melon_strategy *s, melon_model *model,
                         const melon_config *cfg, melon_err *err) {
-    if (check_config(&cfg->s2meta, model, err) != 0) return -1;
+    int checked = check_config(&cfg->s2meta, model, err);
+    if (checked != 0) return checked; /* -1 or MELON_NOT_APPLICABLE */
     s2meta_state *st = melon_calloc(1, sizeof *st, err);
     if (!st) return -1;
     s->ops = &s2meta_ops;

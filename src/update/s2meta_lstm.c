@@ -355,26 +355,14 @@ void s2meta_lstm_backward(const s2meta_layout *l, const float *p, int n,
         grad_p[l->b_ih + j] += sum;
         grad_p[l->b_hh + j] += sum;
     }
-    if (shared) {
-        /* dW_ih[j][i] += sum_r dz[j][r] x[i][r]: five dot products a gate */
-        for (int j = 0; j < G; j++) {
-            const float *restrict dz = s->dz + (size_t)j * ld;
-            for (int i = 0; i < S2META_INPUTS; i++) {
-                const float *restrict x = a->xh + (size_t)i * ld;
-                float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-                for (int r = 0; r < n; r++) acc += dz[r] * x[r];
-                grad_p[l->w + (size_t)j * W + i] += acc;
-            }
-        }
-    } else {
-        /* dW[4H][5 + H] = dZ[4H][n] XH[5 + H][n]^T (nn.h's forward
-         * Y = X W^T with X = dZ, W = XH), then added to the gradient */
-        melon_linear_forward(G, n, W, s->dz, (int)ld, a->xh, (int)ld, s->dw, W);
-        for (int j = 0; j < G; j++)
-            for (int i = 0; i < W; i++)
-                grad_p[l->w + (size_t)j * W + i] += s->dw[(size_t)j * W + i];
-    }
+    /* dW[4H][in] = dZ[4H][n] XH[in][n]^T (nn.h's forward Y = X W^T with
+     * X = dZ, W = XH), then added to the gradient; with the shared state
+     * only W_ih's five columns see per-coordinate inputs */
+    int in = shared ? S2META_INPUTS : W;
+    melon_linear_forward(G, n, in, s->dz, (int)ld, a->xh, (int)ld, s->dw, in);
+    for (int j = 0; j < G; j++)
+        for (int i = 0; i < in; i++)
+            grad_p[l->w + (size_t)j * W + i] += s->dw[(size_t)j * in + i];
     if (shared) {
         /* W_hh and h0 from the shared h0: the h part is W_hh h0 for all */
         const float *h0 = p + l->h0;

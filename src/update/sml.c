@@ -371,15 +371,17 @@ static int find_tensor(const melon_model *m, const char *name,
 }
 
 /* SML is defined on matrix factorisation (update-strategies.md B.6, "Why
- * SML is N/A for NCF"). */
+ * SML is N/A for NCF"): MELON_NOT_APPLICABLE on any other model. */
 static int check_model(sml_state *st, const melon_model *m, melon_err *err) {
-    if (strcmp(m->ops->name, "bpr") != 0)
-        return melon_fail(err, "strategy sml needs the bpr model, not '%s': "
-                               "SML's transfer combines old and new matrix-"
-                               "factorisation vectors whose inner product is "
-                               "the score, and defines no combination for "
-                               "NCF's shared MLP tower (the MeLON paper "
-                               "reports SML on NCF as N/A)", m->ops->name);
+    if (strcmp(m->ops->name, "bpr") != 0) {
+        melon_fail(err, "strategy sml needs the bpr model, not '%s': SML's "
+                        "transfer combines old and new matrix-factorisation "
+                        "vectors whose inner product is the score, and "
+                        "defines no combination for NCF's shared MLP tower "
+                        "(the MeLON paper reports SML on NCF as N/A)",
+                   m->ops->name);
+        return MELON_NOT_APPLICABLE;
+    }
     st->tensor[SML_USERS] = find_tensor(m, "user_emb", MELON_USER_TABLE);
     st->tensor[SML_ITEMS] = find_tensor(m, "item_emb", MELON_ITEM_TABLE);
     st->bias[SML_USERS] = find_tensor(m, "user_bias", MELON_USER_TABLE);
@@ -440,9 +442,11 @@ static int create_side(sml_state *st, const melon_model *m, int side, int n,
 
 int melon_sml_create(melon_strategy *s, melon_model *model,
                      const melon_config *cfg, melon_err *err) {
-    if (!melon_model_has_parameters(model))
-        return melon_fail(err, "strategy sml needs the bpr model, not '%s'",
-                          model->ops->name);
+    if (!melon_model_has_parameters(model)) {
+        melon_fail(err, "strategy sml needs the bpr model, not '%s'",
+                   model->ops->name);
+        return MELON_NOT_APPLICABLE;
+    }
     if (cfg->sml.inner < 1)
         return melon_fail(err, "sml: %d inner rounds, expected >= 1",
                           cfg->sml.inner);
@@ -455,7 +459,11 @@ int melon_sml_create(melon_strategy *s, melon_model *model,
     s->impl = st;
     st->cfg = cfg->sml;
     st->dim = model->cfg.dim;
-    if (check_model(st, model, err) != 0) goto fail;
+    int applicable = check_model(st, model, err);
+    if (applicable != 0) {
+        sml_free(s);
+        return applicable;
+    }
     int n = cfg->batch_size;
     melon_meta_adam_config adam;
     melon_meta_adam_config_default(&adam);
