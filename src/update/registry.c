@@ -1,6 +1,8 @@
 /* Strategy names, construction by name, and state files. */
 #include "update_internal.h"
 
+#include "melon/atomic_file.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,23 +66,20 @@ static const char strategy_magic[8] = {'M', 'E', 'L', 'S', 'T', 'R', '0', '1'};
 
 int melon_strategy_save(const melon_strategy *s, const char *path,
                         melon_err *err) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return melon_fail(err, "%s: cannot write", tmp);
+    melon_atomic_file af;
+    if (melon_atomic_open(&af, path, err) != 0) return -1;
     uint32_t len = (uint32_t)strlen(s->ops->name);
-    int ok = fwrite(strategy_magic, 1, 8, f) == 8 &&
-             fwrite(&len, sizeof len, 1, f) == 1 &&
-             fwrite(s->ops->name, 1, len, f) == len;
+    int ok = fwrite(strategy_magic, 1, 8, af.f) == 8 &&
+             fwrite(&len, sizeof len, 1, af.f) == 1 &&
+             fwrite(s->ops->name, 1, len, af.f) == len;
     melon_err inner = {{0}};
-    if (ok && s->ops->save && s->ops->save(s, f, &inner) != 0) ok = 0;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
+    if (ok && s->ops->save && s->ops->save(s, af.f, &inner) != 0) ok = 0;
+    if (!ok) {
+        melon_atomic_abort(&af);
         return melon_fail(err, "%s: cannot write strategy state%s%s", path,
                           inner.msg[0] ? ": " : "", inner.msg);
     }
-    return 0;
+    return melon_atomic_commit(&af, err);
 }
 
 int melon_strategy_load(melon_strategy *s, const char *path, melon_err *err) {
