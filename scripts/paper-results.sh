@@ -6,7 +6,8 @@
 # usage: scripts/paper-results.sh [RESULTS_DIR] [JOBS]
 #   RESULTS_DIR  where the per-run JSON files go (default: results/paper);
 #                rerunning resumes, finished cells are kept
-#   JOBS         runs at once (default: 1; each run uses the cores / JOBS)
+#   JOBS         runs at once (default: 1; each run uses the cores / JOBS;
+#                with 2 jobs on 2 cores every run is single-threaded)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 results=${1:-results/paper}

@@ -28,7 +28,7 @@ def main(argv):
     for path in files:
         with open(path) as f:
             r = json.load(f)
-        key = (r["dataset"]["name"], r["settings"]["model"], r["settings"]["strategy"])
+        key = (r["dataset"]["name"], r["settings"]["model"], r["settings"].get("label", r["settings"]["strategy"]))
         groups[key].append(r)
     print("| dataset | model | strategy | " + " | ".join(metrics) + " | seeds |")
     print("| --- | --- | --- | " + " | ".join("---:" for _ in metrics) + " | ---: |")
