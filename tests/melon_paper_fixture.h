@@ -54,6 +54,7 @@ typedef struct {
     int preprocess_theta;
     melon_empty_history empty_history;
     melon_p_inputs p_inputs;
+    float rate_scale;         /* 0: the default (1) */
 } fixture_options;
 
 static inline void fixture_init(paper_fixture *f, const fixture_options *o) {
@@ -98,6 +99,7 @@ static inline void fixture_init(paper_fixture *f, const fixture_options *o) {
     mc->max_edge = 50; /* every neighbour: no sampling noise */
     mc->aggregation = o->aggregation;
     mc->init_lr_bias = o->init_lr_bias;
+    if (o->rate_scale > 0.0f) mc->rate_scale = o->rate_scale;
     mc->leaky_trial = o->leaky_trial;
     mc->preprocess_theta = o->preprocess_theta;
     mc->empty_history = o->empty_history;

@@ -23,6 +23,7 @@ typedef struct {
     size_t before;
     double slope;
     int mean_agg;
+    double rate_scale;                   /* s of --melon-rate-scale */
     int batch_inputs;                    /* melon-p's batch-level inputs */
     const melon_triple *S, *Q;
     int nS, nQ;
@@ -250,7 +251,8 @@ static inline void ref_trial(ref_paper *ref) {
                 sum += ref_sigmoid(s) * g;
                 count++;
             }
-            ref->work[flat] = theta - (ref->mean_agg && count ? sum / count : sum);
+            ref->work[flat] =
+                theta - ref->rate_scale * (ref->mean_agg && count ? sum / count : sum);
         }
 }
 
@@ -274,6 +276,7 @@ static inline void ref_init(ref_paper *ref, const melon_model *m, const paper_pa
     ref->before = before;
     ref->slope = slope;
     ref->mean_agg = mean_agg;
+    ref->rate_scale = 1.0;
     ref->batch_inputs = !p->has_interaction;
     ref->S = S;
     ref->nS = nS;

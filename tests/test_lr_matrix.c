@@ -207,7 +207,7 @@ static int column_index(const csv_file *w, const char *tensor, int32_t row,
 
 static void check_strategy_dump(const char *model, const char *strategy) {
     fixture_options o = {model, strategy, 20, 2, 4, 3, MELON_AGG_MEAN, -0.5f,
-                         0.5f, 0, 0, MELON_EMPTY_ZERO, MELON_P_INPUTS_BATCH};
+                         0.5f, 0, 0, MELON_EMPTY_ZERO, MELON_P_INPUTS_BATCH, 0.0f};
     paper_fixture f;
     fixture_init(&f, &o);
     fixture_randomise_meta(&f, 0.5f, -0.5f, 3);

@@ -546,6 +546,11 @@ static void bad_settings_are_errors(void **state) {
                                            MELON_ABLATION_NONE, &err), -1);
     assert_non_null(strstr(err.msg, "aggregation"));
     cfg = f.cfg;
+    cfg.melon.rate_scale = 0.1f; /* a paper-form setting */
+    assert_int_equal(melon_official_create(&s, &f.model, &cfg,
+                                           MELON_ABLATION_NONE, &err), -1);
+    assert_non_null(strstr(err.msg, "rate-scale"));
+    cfg = f.cfg;
     cfg.batch_size = 2 * FX_BATCH; /* the model holds 2 * FX_BATCH triples */
     assert_int_equal(melon_official_create(&s, &f.model, &cfg,
                                            MELON_ABLATION_NONE, &err), -1);

@@ -138,6 +138,7 @@ static void check_meta_gradient(const fixture_options *o) {
              o->aggregation == MELON_AGG_MEAN, st->trial.support,
              st->trial.n_support, f.batch, f.n);
     ref.batch_inputs = !p->has_interaction && o->p_inputs == MELON_P_INPUTS_BATCH;
+    ref.rate_scale = o->rate_scale > 0.0f ? o->rate_scale : 1.0;
     print_message("%s %s (role width %d, %d layers, %s%s%s%s): meta-loss %.6f\n",
                   o->model, o->strategy, o->role_width, o->role_layers,
                   o->aggregation == MELON_AGG_MEAN ? "mean" : "sum",
@@ -173,7 +174,7 @@ static fixture_options options(const char *model, const char *strategy,
                                melon_aggregation agg) {
     return (fixture_options){model,  strategy, role_width, role_layers, 3, 3,
                              agg,    -0.5f,    0.5f,       0,           0,
-                             MELON_EMPTY_ZERO, MELON_P_INPUTS_BATCH};
+                             MELON_EMPTY_ZERO, MELON_P_INPUTS_BATCH, 0.0f};
 }
 
 /* Role width 8 runs the kernels compiled for that width, 5 the generic
@@ -199,6 +200,14 @@ static void ncf_melon(void **state) {
 static void ncf_melon_sum_generic_width(void **state) {
     (void)state;
     fixture_options o = options("ncf", "melon", 5, 3, MELON_AGG_SUM);
+    check_meta_gradient(&o);
+}
+
+/* --melon-rate-scale: every rate of Eq. 13 times s */
+static void bpr_melon_rate_scale(void **state) {
+    (void)state;
+    fixture_options o = options("bpr", "melon", 8, 2, MELON_AGG_MEAN);
+    o.rate_scale = 0.5f;
     check_meta_gradient(&o);
 }
 
@@ -273,6 +282,7 @@ int main(void) {
         cmocka_unit_test(bpr_melon_sum_generic_width),
         cmocka_unit_test(ncf_melon),
         cmocka_unit_test(ncf_melon_sum_generic_width),
+        cmocka_unit_test(bpr_melon_rate_scale),
         cmocka_unit_test(bpr_melon_i),
         cmocka_unit_test(ncf_melon_i),
         cmocka_unit_test(bpr_melon_p),

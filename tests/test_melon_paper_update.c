@@ -41,7 +41,7 @@ static double max_model_diff(const melon_model *m, float **a, float **b) {
 static fixture_options options(const char *model, const char *strategy,
                                melon_aggregation agg) {
     return (fixture_options){model, strategy, 20, 2, 4, 3, agg, -0.5f, 0.5f, 0,
-                             0, MELON_EMPTY_ZERO, MELON_P_INPUTS_BATCH};
+                             0, MELON_EMPTY_ZERO, MELON_P_INPUTS_BATCH, 0.0f};
 }
 
 static void run_update(paper_fixture *f) {

@@ -15,6 +15,7 @@ void melon_melon_config_default(melon_melon_config *cfg) {
     cfg->leaky_slope = 0.2f;
     cfg->aggregation = MELON_AGG_MEAN;
     cfg->init_lr_bias = -4.5f;
+    cfg->rate_scale = 1.0f;
     cfg->meta_lr = 1e-3f;
     cfg->meta_l2 = 1e-6f;
     cfg->leaky_trial = 0;

@@ -296,6 +296,10 @@ static int check_config(const melon_model *m, const melon_config *cfg,
                                "averages the proposals (update-strategies.md "
                                "A.3 item 7); --melon-aggregation sum is a "
                                "paper-form setting");
+    if (mc->rate_scale != 1.0f)
+        return melon_fail(err, "MeLON official form: --melon-rate-scale is a "
+                               "paper-form setting (the authors' code scales "
+                               "its rates by the recommender's learning rate)");
     if (mc->interaction_width < 1 || mc->role_width < 1 || mc->max_edge < 0)
         return melon_fail(err, "MeLON: widths must be >= 1 and max-edge >= 0 "
                                "(got %d, %d, %d)", mc->interaction_width,

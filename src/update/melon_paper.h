@@ -228,13 +228,15 @@ typedef struct {
                                            gradient as role inputs */
     size_t offset[MELON_MAX_TENSORS];   /* flat space */
     size_t size;
-    float *agg_scale;                   /* [size]: 1/c_m (mean) or 1 */
+    float *agg_scale;                   /* [size]: s/c_m (mean) or s, with
+                                           s the rate scale */
     float *mean_grad;                   /* [size]: batch-mean gradient */
 } paper_call;
 
 /* Lays out the flat space of the call's touched coordinates and fills
  * agg_scale and mean_grad (buffers of at least paper_flat_capacity). */
-void paper_call_layout(paper_call *c, melon_aggregation aggregation);
+void paper_call_layout(paper_call *c, melon_aggregation aggregation,
+                       float rate_scale);
 size_t paper_flat_capacity(const melon_model *m, int max_triples);
 /* Tensor, row and column of flat coordinate `flat`. */
 void paper_call_locate(const paper_call *c, size_t flat, int *tensor,

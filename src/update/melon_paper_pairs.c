@@ -41,7 +41,8 @@ static int triples_touching(const melon_tensor *t, int32_t slot_count) {
     return t->kind == MELON_USER_TABLE ? slot_count / 2 : slot_count;
 }
 
-void paper_call_layout(paper_call *c, melon_aggregation aggregation) {
+void paper_call_layout(paper_call *c, melon_aggregation aggregation,
+                       float rate_scale) {
     const melon_model *m = c->m;
     const melon_sparse_grad *sg = c->touched;
     size_t at = 0;
@@ -51,7 +52,8 @@ void paper_call_layout(paper_call *c, melon_aggregation aggregation) {
         c->offset[k] = at;
         if (t->kind == MELON_DENSE) {
             size_t size = (size_t)t->rows * cols;
-            float scale = aggregation == MELON_AGG_MEAN ? 1.0f / (float)c->n : 1.0f;
+            float scale = rate_scale *
+                          (aggregation == MELON_AGG_MEAN ? 1.0f / (float)c->n : 1.0f);
             for (size_t a = 0; a < size; a++) c->agg_scale[at + a] = scale;
             memcpy(c->mean_grad + at, sg->grad[k], size * sizeof(float));
             at += size;
@@ -59,9 +61,9 @@ void paper_call_layout(paper_call *c, melon_aggregation aggregation) {
         }
         for (int32_t r = 0; r < sg->n_rows[k]; r++) {
             int touching = triples_touching(t, sg->count[k][r]);
-            float scale = aggregation == MELON_AGG_MEAN && touching > 0
-                              ? 1.0f / (float)touching
-                              : 1.0f;
+            float scale = rate_scale * (aggregation == MELON_AGG_MEAN && touching > 0
+                                            ? 1.0f / (float)touching
+                                            : 1.0f);
             for (size_t b = 0; b < cols; b++) c->agg_scale[at + b] = scale;
             memcpy(c->mean_grad + at, sg->grad[k] + (size_t)r * cols,
                    cols * sizeof(float));

@@ -53,7 +53,7 @@ void paper_prepare_call(paper_state *st, paper_call *c, melon_context *ctx,
     }
     c->agg_scale = st->agg_scale;
     c->mean_grad = st->mean_grad;
-    paper_call_layout(c, mc->aggregation);
+    paper_call_layout(c, mc->aggregation, mc->rate_scale);
 }
 
 typedef struct {

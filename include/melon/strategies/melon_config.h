@@ -33,6 +33,8 @@ typedef struct {
                                        0.01 official */
     melon_aggregation aggregation;  /* mean (default) or sum of Eq. 5 */
     float init_lr_bias;             /* paper form: initial b_lr */
+    float rate_scale;               /* paper form: the step uses s * w, so
+                                       s caps every rate (1: Eq. 12-13) */
     float meta_lr;                  /* Adam on the meta-parameters: 1e-3 */
     float meta_l2;                  /* 1e-6 (run.sh) */
     int leaky_trial;                /* official code's trial-update leak */
