@@ -20,7 +20,7 @@ typedef struct {
     long seed;
     double validation;
     double metrics[REPORT_N_METRICS];
-    double update_s;          /* mean seconds per online batch */
+    double update_s;          /* median seconds per online batch */
     double *ndcg10;           /* per test batch */
     size_t n_batches;
 } report_run;

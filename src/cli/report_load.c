@@ -114,7 +114,11 @@ static int parse_run(report_run *r, const char *path) {
             goto done;
         }
     const cJSON *update = cJSON_IsObject(timing) ? get(timing, "update_s_per_batch") : NULL;
-    if (!update || get_number(update, "mean", &r->update_s) != 0) r->update_s = -1.0;
+    /* the run's median batch time (robust to a batch slowed by another
+     * process), else its mean (result files without a median) */
+    if (!update || (get_number(update, "median", &r->update_s) != 0 &&
+                    get_number(update, "mean", &r->update_s) != 0))
+        r->update_s = -1.0;
     const cJSON *series = cJSON_IsObject(per_batch) ? get(per_batch, "NDCG@10") : NULL;
     if (cJSON_IsArray(series)) {
         r->n_batches = (size_t)cJSON_GetArraySize(series);

@@ -266,7 +266,8 @@ void report_write_markdown(FILE *out, const report_data *d,
     fprintf(out, "\n## Table 3: ablation (HR@5)\n");
     write_table3(out, d);
     fprintf(out, "\n## Table 4: time per online batch (meta step and update, "
-                 "without evaluation; mean over seeds) and the ratio to Default\n");
+                 "without evaluation; each run's median batch, mean over "
+                 "seeds) and the ratio to Default\n");
     write_table4(out, d);
     if (figures_dir) write_figures(out, d, figures_dir, figures_link);
 }
