@@ -310,15 +310,26 @@ static void pad_block(pair_block *b) {
 static inline __attribute__((always_inline)) void
 hidden_forward(const float *w, const float *bias, const float *zin,
                float *zout, const int W) {
-    if (IN_REGISTERS(W)) {
+    if (IN_REGISTERS(W) && W % 4 == 0) {
+        /* four outputs at a time: four independent chains of FMAs keep
+         * the FMA units busy where one chain would wait on its latency */
         for (int c = 0; c < CHUNKS; c++) {
             vf in[FIXED_MAX];
             UNROLL for (int j = 0; j < W; j++) in[j] = vload(zin + j * P + c * LANES);
-            UNROLL for (int k = 0; k < W; k++) {
-                const float *wk = w + k * W;
-                vf acc = vsplat(bias[k]);
-                UNROLL for (int j = 0; j < W; j++) acc += in[j] * wk[j];
-                vstore(zout + k * P + c * LANES, vrelu(acc));
+            for (int k = 0; k < W; k += 4) {
+                const float *w0 = w + k * W, *w1 = w0 + W, *w2 = w1 + W, *w3 = w2 + W;
+                vf a0 = vsplat(bias[k]), a1 = vsplat(bias[k + 1]);
+                vf a2 = vsplat(bias[k + 2]), a3 = vsplat(bias[k + 3]);
+                UNROLL for (int j = 0; j < W; j++) {
+                    a0 += in[j] * w0[j];
+                    a1 += in[j] * w1[j];
+                    a2 += in[j] * w2[j];
+                    a3 += in[j] * w3[j];
+                }
+                vstore(zout + k * P + c * LANES, vrelu(a0));
+                vstore(zout + (k + 1) * P + c * LANES, vrelu(a1));
+                vstore(zout + (k + 2) * P + c * LANES, vrelu(a2));
+                vstore(zout + (k + 3) * P + c * LANES, vrelu(a3));
             }
         }
         return;
@@ -448,21 +459,23 @@ static inline __attribute__((always_inline)) void
 weight_grad(role_grad *g, size_t w_off, const float *dz, const float *zin,
             const int W) {
     if (W % 4 == 0) {
+        /* 4 x 2 tiles: 8 accumulators and the 6 operands fit in 16
+         * registers, so every operand is loaded once per chunk */
         for (int k0 = 0; k0 < W; k0 += 4)
-            for (int j0 = 0; j0 < W; j0 += 4) {
-                vf acc[4][4];
+            for (int j0 = 0; j0 < W; j0 += 2) {
+                vf acc[4][2];
                 for (int a = 0; a < 4; a++)
-                    for (int q = 0; q < 4; q++)
+                    for (int q = 0; q < 2; q++)
                         acc[a][q] = lane_get(g, w_off + (size_t)(k0 + a) * W + j0 + q);
                 for (int c = 0; c < CHUNKS; c++) {
-                    vf d[4], z[4];
+                    vf d[4], z[2];
                     for (int a = 0; a < 4; a++) d[a] = vload(dz + (k0 + a) * P + c * LANES);
-                    for (int q = 0; q < 4; q++) z[q] = vload(zin + (j0 + q) * P + c * LANES);
+                    for (int q = 0; q < 2; q++) z[q] = vload(zin + (j0 + q) * P + c * LANES);
                     for (int a = 0; a < 4; a++)
-                        for (int q = 0; q < 4; q++) acc[a][q] += d[a] * z[q];
+                        for (int q = 0; q < 2; q++) acc[a][q] += d[a] * z[q];
                 }
                 for (int a = 0; a < 4; a++)
-                    for (int q = 0; q < 4; q++)
+                    for (int q = 0; q < 2; q++)
                         lane_put(g, w_off + (size_t)(k0 + a) * W + j0 + q, acc[a][q]);
             }
         return;
@@ -480,15 +493,27 @@ weight_grad(role_grad *g, size_t w_off, const float *dz, const float *zin,
 static inline __attribute__((always_inline)) void
 input_grad(const float *w, const float *dz, const float *zin, float *dzin,
            const int W) {
-    if (IN_REGISTERS(W)) {
+    if (IN_REGISTERS(W) && W % 4 == 0) {
         for (int c = 0; c < CHUNKS; c++) {
             vf d[FIXED_MAX];
             UNROLL for (int k = 0; k < W; k++) d[k] = vload(dz + k * P + c * LANES);
-            UNROLL for (int j = 0; j < W; j++) {
-                vf acc = d[0] * w[j];
-                UNROLL for (int k = 1; k < W; k++) acc += d[k] * w[k * W + j];
-                vstore(dzin + j * P + c * LANES,
-                       vmask(acc, vload(zin + j * P + c * LANES)));
+            for (int j = 0; j < W; j += 4) { /* four chains, as above */
+                vf a0 = d[0] * w[j], a1 = d[0] * w[j + 1];
+                vf a2 = d[0] * w[j + 2], a3 = d[0] * w[j + 3];
+                UNROLL for (int k = 1; k < W; k++) {
+                    const float *wk = w + k * W + j;
+                    a0 += d[k] * wk[0];
+                    a1 += d[k] * wk[1];
+                    a2 += d[k] * wk[2];
+                    a3 += d[k] * wk[3];
+                }
+                vstore(dzin + j * P + c * LANES, vmask(a0, vload(zin + j * P + c * LANES)));
+                vstore(dzin + (j + 1) * P + c * LANES,
+                       vmask(a1, vload(zin + (j + 1) * P + c * LANES)));
+                vstore(dzin + (j + 2) * P + c * LANES,
+                       vmask(a2, vload(zin + (j + 2) * P + c * LANES)));
+                vstore(dzin + (j + 3) * P + c * LANES,
+                       vmask(a3, vload(zin + (j + 3) * P + c * LANES)));
             }
         }
         return;
