@@ -29,6 +29,8 @@ typedef struct {
     melon_scope scope;
     int carry;
     const char *model;
+    int flexible;        /* the stop controller ends the trial (2: with its
+                            output bias at 4, so it stops early) */
 } variant;
 
 /* Checks every block of every MetaLSTM (corrupt < 0), or that corrupting
@@ -43,10 +45,13 @@ static void check_variant(variant v, int corrupt) {
     cfg.s2meta.scope = v.scope;
     cfg.s2meta.carry_state = v.carry;
     cfg.s2meta.hidden = 4;
+    cfg.s2meta.flexible = v.flexible;
+    cfg.s2meta.min_steps = 1;
     melon_strategy s;
     melon_err err = {{0}};
     if (melon_strategy_create(&s, "s2meta", &m, &cfg, &err) != 0) fail_msg("%s", err.msg);
     s2meta_state *st = s.impl;
+    if (v.flexible == 2) st->stop_params.block[0].value[st->stop_layout.b_out] = 4.0f;
     if (v.carry) s2meta_apply_update(st, &m, earlier, N_EARLIER);
     s2_ref ref;
     s2_ref_open(&ref, st, &m, support_set, N_SUPPORT, query_set, N_QUERY);
@@ -55,6 +60,22 @@ static void check_variant(variant v, int corrupt) {
     memset(&ctx, 0, sizeof ctx);
     ctx.model = &m;
     double loss = s2meta_meta_gradient(st, &ctx, query_set, N_QUERY);
+    if (v.flexible) { /* the reference takes the steps the trial took */
+        assert_true(st->trial_steps >= 1 && st->trial_steps <= v.steps);
+        print_message("%s: the controller stopped the trial after %d of %d steps\n",
+                      v.model, st->trial_steps, v.steps);
+        ref.K = st->trial_steps;
+        /* the reward's first loss is the query loss before the trial, and
+         * the controller got a gradient from its REINFORCE term */
+        assert_close(st->step_query_loss[0],
+                     ref_mean_loss(&ref.base, query_set, N_QUERY), 1e-5);
+        const melon_meta_block *b = &st->stop_params.block[0];
+        double largest = 0.0;
+        for (size_t a = 0; a < b->size; a++) largest = fmax(largest, fabs(b->grad[a]));
+        assert_true(largest > 0.0);
+    } else {
+        assert_int_equal(st->trial_steps, v.steps);
+    }
     double want = s2_ref_surrogate(&ref);
     assert_close(loss, want, 2e-5 * fabs(want));
     s2_block blocks[S2_N_BLOCKS];
@@ -93,31 +114,41 @@ static void check_variant(variant v, int corrupt) {
 
 static void steps_touched_bpr(void **state) {
     (void)state;
-    check_variant((variant){3, MELON_SCOPE_TOUCHED, 0, "bpr"}, -1);
+    check_variant((variant){3, MELON_SCOPE_TOUCHED, 0, "bpr", 0}, -1);
 }
 
 static void steps_full_bpr(void **state) {
     (void)state;
-    check_variant((variant){2, MELON_SCOPE_FULL, 0, "bpr"}, -1);
+    check_variant((variant){2, MELON_SCOPE_FULL, 0, "bpr", 0}, -1);
+}
+
+/* The stop controller picks the trial's length (at its initialisation it
+ * lets these trials run all 4 steps; with a large output bias it stops
+ * them early); the MetaLSTMs' meta-gradient follows the steps taken. */
+static void flexible_steps(void **state) {
+    (void)state;
+    check_variant((variant){4, MELON_SCOPE_TOUCHED, 0, "bpr", 1}, -1);
+    check_variant((variant){4, MELON_SCOPE_TOUCHED, 0, "bpr", 2}, -1);
+    check_variant((variant){4, MELON_SCOPE_TOUCHED, 0, "ncf", 2}, -1);
 }
 
 static void steps_ncf(void **state) {
     (void)state;
-    check_variant((variant){2, MELON_SCOPE_TOUCHED, 0, "ncf"}, -1);
+    check_variant((variant){2, MELON_SCOPE_TOUCHED, 0, "ncf", 0}, -1);
 }
 
 /* Carried states: rows the earlier batch updated start from their own
  * (constant) state, the others from the learned (h0, c0). */
 static void carried_state_bpr(void **state) {
     (void)state;
-    check_variant((variant){1, MELON_SCOPE_TOUCHED, 1, "bpr"}, -1);
-    check_variant((variant){2, MELON_SCOPE_TOUCHED, 1, "bpr"}, -1);
+    check_variant((variant){1, MELON_SCOPE_TOUCHED, 1, "bpr", 0}, -1);
+    check_variant((variant){2, MELON_SCOPE_TOUCHED, 1, "bpr", 0}, -1);
 }
 
 static void corrupted_gradients_fail(void **state) {
     (void)state;
     for (int b = 0; b < S2_N_BLOCKS; b++)
-        check_variant((variant){3, MELON_SCOPE_TOUCHED, 0, "bpr"}, b);
+        check_variant((variant){3, MELON_SCOPE_TOUCHED, 0, "bpr", 0}, b);
 }
 
 /* The trial is discarded: after a meta step every tensor holds exactly
@@ -127,7 +158,7 @@ static void meta_step_leaves_the_model_unchanged(void **state) {
     (void)state;
     const char *path = write_tiny_stream("s2meta_world.tsv", 60, 5);
     for (int a = 0; a < 2; a++)
-        for (int option = 0; option < 5; option++) {
+        for (int option = 0; option < 6; option++) {
             test_world w;
             world_open(&w, path, 40);
             melon_model m;
@@ -139,6 +170,11 @@ static void meta_step_leaves_the_model_unchanged(void **state) {
             if (option == 2) cfg.s2meta.steps = 3;
             if (option == 3) cfg.s2meta.carry_state = 1;
             if (option == 4) cfg.s2meta.meta_data = MELON_META_NEXT_BATCH;
+            if (option == 5) {
+                cfg.s2meta.steps = 4;
+                cfg.s2meta.flexible = 1;
+                cfg.s2meta.min_steps = 1;
+            }
             melon_strategy s;
             melon_err err = {{0}};
             if (melon_strategy_create(&s, "s2meta", &m, &cfg, &err) != 0)
@@ -172,6 +208,7 @@ int main(void) {
         cmocka_unit_test(steps_touched_bpr),
         cmocka_unit_test(steps_full_bpr),
         cmocka_unit_test(steps_ncf),
+        cmocka_unit_test(flexible_steps),
         cmocka_unit_test(carried_state_bpr),
         cmocka_unit_test(corrupted_gradients_fail),
         cmocka_unit_test(meta_step_leaves_the_model_unchanged),

@@ -11,6 +11,15 @@ const option_spec *options_s2meta_sml(melon_config *cfg) {
     int n = 0;
     specs[n++] = (option_spec){"s2meta-steps", OPT_INT, &s->steps, "K",
         "S2Meta: inner steps per batch (the original's most: 20)", 1, 20, NULL, NULL};
+    specs[n++] = (option_spec){"s2meta-flexible", OPT_FLAG, &s->flexible, NULL,
+        "S2Meta: a learned stop controller ends the inner steps, between "
+        "--s2meta-min-steps and --s2meta-steps (the original: 4 and 20)", 0, 0, NULL, NULL};
+    specs[n++] = (option_spec){"s2meta-min-steps", OPT_INT, &s->min_steps, "M",
+        "S2Meta --s2meta-flexible: steps before the controller may stop", 1, 19, NULL, NULL};
+    specs[n++] = (option_spec){"s2meta-step-penalty", OPT_FLOAT, &s->step_penalty, "P",
+        "S2Meta --s2meta-flexible: cost of a step in the controller's reward", 0, 1e3, NULL, NULL};
+    specs[n++] = (option_spec){"s2meta-stop-lr", OPT_FLOAT, &s->stop_lr, "LR",
+        "S2Meta --s2meta-flexible: Adam learning rate of the controller", 0, 10, NULL, NULL};
     specs[n++] = (option_spec){"s2meta-carry-state", OPT_FLAG, &s->carry_state, NULL,
         "S2Meta: keep each coordinate's LSTM state across batches", 0, 0, NULL, NULL};
     specs[n++] = (option_spec){"s2meta-scope", OPT_ENUM, &s->scope, "WHICH",

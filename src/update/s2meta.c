@@ -16,6 +16,7 @@
 
 #include "s2meta_sml_math.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 /* Random stream of the MetaLSTMs' init (independent of the run's other
  * generators). */
 #define S2META_INIT_STREAM 0x53324d455441ULL
+#define S2META_STOP_STREAM 0x53324d53544f50ULL /* the stop draws */
 
 static float loss_rho1(double loss) {
     float rho1, rho2;
@@ -111,6 +113,41 @@ static s2meta_state_view view(s2meta_state_kind kind, float *values) {
     return v;
 }
 
+/* The L2 norm of each tensor's gradient in g (the controller's input). */
+static void grad_norms(const melon_model *m, const melon_sparse_grad *g,
+                       double *norms) {
+    for (int k = 0; k < m->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        size_t n = (t->kind == MELON_DENSE ? (size_t)t->rows : (size_t)g->n_rows[k]) *
+                   (size_t)t->cols;
+        double sq = 0.0;
+        for (size_t a = 0; a < n; a++) sq += (double)g->grad[k][a] * g->grad[k][a];
+        norms[k] = sqrt(sq);
+    }
+}
+
+/* --s2meta-flexible: runs the controller before inner step s on the step's
+ * gradient and loss; from min_steps on, stops with probability s_k. */
+static int controller_stops(s2meta_state *st, const melon_model *m,
+                            const melon_sparse_grad *g, double loss, int s) {
+    double norms[MELON_MAX_TENSORS];
+    grad_norms(m, g, norms);
+    const float *p = st->stop_params.block[0].value;
+    double stop = s2meta_stop_step(&st->stop_run, p, norms, loss);
+    return s >= st->cfg.min_steps && melon_rng_uniform(&st->stop_rng) < stop;
+}
+
+/* The controller's REINFORCE gradient (s2meta_stop.h) for a trial of N
+ * steps whose query loss ended at final_loss. */
+static void controller_gradient(s2meta_state *st, int N, double final_loss) {
+    melon_meta_params_zero_grad(&st->stop_params);
+    for (int k = 0; k < N; k++)
+        st->advantage[k] = st->step_query_loss[k] - final_loss -
+                           (double)(N - k) * st->cfg.step_penalty;
+    melon_meta_block *b = &st->stop_params.block[0];
+    s2meta_stop_backward(&st->stop_run, b->value, st->advantage, N, b->grad);
+}
+
 double s2meta_meta_gradient(s2meta_state *st, melon_context *ctx,
                             const melon_triple *query, int n_query) {
     melon_model *m = ctx->model;
@@ -125,6 +162,9 @@ double s2meta_meta_gradient(s2meta_state *st, melon_context *ctx,
     s2meta_state_view working = view(S2META_STATE_SET, st->work_state);
     s2meta_state_view none = view(S2META_STATE_SET, NULL);
     size_t stride = 2 * st->trial_set.cap_coords;
+    int flexible = st->cfg.flexible;
+    if (flexible) s2meta_stop_begin(&st->stop_run, st->stop_params.block[0].value);
+    st->trial_steps = K;
     for (int s = 0; s < K; s++) {
         const melon_sparse_grad *g = &t->support_grad;
         double loss = melon_mean_loss(&t->support_slots);
@@ -135,6 +175,15 @@ double s2meta_meta_gradient(s2meta_state *st, melon_context *ctx,
             g = &st->grad;
             loss = melon_mean_loss(&st->slots);
         }
+        if (flexible) {
+            if (controller_stops(st, m, g, loss, s)) {
+                st->trial_steps = s;
+                break;
+            }
+            /* the query loss before this step (a constant of the reward) */
+            m->ops->forward_backward(m, query, n_query, &st->slots);
+            st->step_query_loss[s] = melon_mean_loss(&st->slots);
+        }
         st->loss_rho[s] = loss_rho1(loss);
         s2meta_step_set(st, m, &st->trial_set, g, st->loss_rho[s],
                         s == 0 ? initial : working, s < K - 1 ? working : none,
@@ -143,6 +192,7 @@ double s2meta_meta_gradient(s2meta_state *st, melon_context *ctx,
     melon_meta_trial_query(t, ctx, query, n_query);
     extra_rows_copy(st, m, 1);
     s2meta_backward_set(st, m, &st->trial_set, initial);
+    if (flexible) controller_gradient(st, st->trial_steps, t->query_loss);
     return t->query_loss;
 }
 
@@ -174,6 +224,8 @@ double s2meta_apply_update(s2meta_state *st, melon_model *m,
     s2meta_state_view working =
         carry ? view(S2META_STATE_MODEL, st->carry)
               : view(S2META_STATE_SET, st->work_state);
+    if (st->cfg.flexible)
+        s2meta_stop_begin(&st->stop_run, st->stop_params.block[0].value);
     for (int s = 0; s < K; s++) {
         m->ops->forward_backward(m, batch, n, &st->slots);
         melon_sparse_grad_accumulate(&st->grad, m, batch, &st->slots, NULL);
@@ -182,6 +234,8 @@ double s2meta_apply_update(s2meta_state *st, melon_model *m,
             first_loss = loss;
             build_update_set(st, m);
         }
+        if (st->cfg.flexible && controller_stops(st, m, &st->grad, loss, s)) break;
+        st->update_steps = s + 1;
         s2meta_state_view in = s == 0 && !carry
                                    ? view(S2META_STATE_SHARED, NULL)
                                    : working;
@@ -204,6 +258,7 @@ static int s2meta_meta_step(melon_strategy *s, melon_context *ctx,
         return -1;
     st->meta_loss = s2meta_meta_gradient(st, ctx, batch, n);
     melon_meta_params_step(&st->params);
+    if (st->cfg.flexible) melon_meta_params_step(&st->stop_params);
     return 0;
 }
 
@@ -223,6 +278,10 @@ static int s2meta_update(melon_strategy *s, melon_context *ctx,
 static int s2meta_save(const melon_strategy *s, FILE *f, melon_err *err) {
     const s2meta_state *st = s->impl;
     if (melon_meta_params_save(&st->params, f, err) != 0) return -1;
+    if (st->cfg.flexible &&
+        (melon_meta_params_save(&st->stop_params, f, err) != 0 ||
+         fwrite(&st->stop_rng, sizeof st->stop_rng, 1, f) != 1))
+        return melon_fail(err, "cannot write the S2Meta stop controller");
     if (!st->carry) return 0;
     size_t floats = st->carry_base[st->n_tensors] * 2 * st->layout.hidden;
     int ok = fwrite(st->carry, sizeof(float), floats, f) == floats;
@@ -236,6 +295,11 @@ static int s2meta_save(const melon_strategy *s, FILE *f, melon_err *err) {
 static int s2meta_load(melon_strategy *s, FILE *f, melon_err *err) {
     s2meta_state *st = s->impl;
     if (melon_meta_params_load(&st->params, f, err) != 0) return -1;
+    if (st->cfg.flexible) {
+        if (melon_meta_params_load(&st->stop_params, f, err) != 0) return -1;
+        if (fread(&st->stop_rng, sizeof st->stop_rng, 1, f) != 1)
+            return melon_fail(err, "truncated S2Meta stop controller");
+    }
     if (!st->carry) return 0;
     size_t floats = st->carry_base[st->n_tensors] * 2 * st->layout.hidden;
     int ok = fread(st->carry, sizeof(float), floats, f) == floats;
@@ -255,6 +319,8 @@ static void s2meta_free(melon_strategy *s) {
     s2meta_state *st = s->impl;
     if (!st) return;
     melon_meta_params_free(&st->params);
+    melon_meta_params_free(&st->stop_params);
+    s2meta_stop_run_free(&st->stop_run);
     melon_meta_trial_free(&st->trial);
     melon_meta_memory_free(&st->memory);
     melon_grads_free(&st->slots);
@@ -366,6 +432,10 @@ static int check_config(const melon_s2meta_config *c, const melon_model *m,
     if (m->n_tensors > MELON_MAX_META_BLOCKS)
         return melon_fail(err, "s2meta: %d tensors, at most %d MetaLSTMs",
                           m->n_tensors, MELON_MAX_META_BLOCKS);
+    if (c->flexible && (c->steps < 2 || c->min_steps < 1 || c->min_steps >= c->steps))
+        return melon_fail(err, "s2meta: --s2meta-flexible needs 1 <= min-steps "
+                               "< steps (got %d and %d; the original: 4 and 20)",
+                          c->min_steps, c->steps);
     return 0;
 }
 
@@ -479,6 +549,19 @@ int melon_s2meta_create(melon_strategy *s, melon_model *model,
                                          st->layout.size, 0, err);
         if (!p) goto fail;
         s2meta_lstm_init(&st->layout, p, &rng);
+    }
+    if (st->cfg.flexible) {
+        melon_meta_adam_config stop_adam = adam;
+        stop_adam.lr = st->cfg.stop_lr;
+        melon_meta_params_init(&st->stop_params, &stop_adam);
+        s2meta_stop_layout_make(&st->stop_layout, model->n_tensors);
+        float *p = melon_meta_params_add(&st->stop_params, "stop_controller",
+                                         st->stop_layout.size, 0, err);
+        if (!p || s2meta_stop_run_init(&st->stop_run, &st->stop_layout,
+                                       st->cfg.steps, err) != 0)
+            goto fail;
+        s2meta_stop_init(&st->stop_layout, p, &rng);
+        melon_rng_seed_stream(&st->stop_rng, cfg->seed, S2META_STOP_STREAM);
     }
     if (melon_meta_trial_init(&st->trial, model, n, err) != 0 ||
         (st->cfg.meta_data == MELON_META_NEXT_BATCH &&

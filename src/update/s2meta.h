@@ -18,6 +18,7 @@
 #include "melon/meta_params.h"
 #include "melon/meta_trial.h"
 #include "s2meta_lstm.h"
+#include "s2meta_stop.h"
 
 #define S2META_CHUNK 256   /* coordinates per chunk (at least one row) */
 /* Memory for the activations a one-step trial keeps for its backward
@@ -100,6 +101,16 @@ typedef struct {
     int n_kept;
     float *kept_memory;
     double meta_loss;       /* query loss of the last meta step */
+    int trial_steps;        /* inner steps the last trial took */
+    int update_steps;       /* inner steps the last update took */
+    /* --s2meta-flexible: the stop controller, its run over a task's steps,
+     * the draws that stop it, and a trial's query losses before each step */
+    s2meta_stop_layout stop_layout;
+    melon_meta_params stop_params;
+    s2meta_stop_run stop_run;
+    melon_rng stop_rng;
+    double step_query_loss[S2META_MAX_STEPS];
+    double advantage[S2META_MAX_STEPS];
 } s2meta_state;
 
 /* With the frame's support set already run (melon_meta_trial_support*):

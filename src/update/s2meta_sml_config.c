@@ -6,6 +6,10 @@
 void melon_s2meta_config_default(melon_s2meta_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->steps = 1;
+    cfg->flexible = 0;
+    cfg->min_steps = 4;
+    cfg->step_penalty = 0.0f;
+    cfg->stop_lr = 1e-4f;
     cfg->carry_state = 0;
     cfg->scope = MELON_SCOPE_TOUCHED;
     cfg->hidden = 16;

@@ -149,7 +149,7 @@ static void backward_chunk(s2meta_state *st, const melon_model *m,
                            int chunk, s2meta_state_view initial,
                            s2meta_work *w) {
     const s2meta_layout *l = &st->layout;
-    int K = st->cfg.steps, H = l->hidden;
+    int K = st->trial_steps, H = l->hidden;
     int k = ch->tensor;
     int cols = m->tensor[k].cols;
     const float *p = st->params.block[k].value;

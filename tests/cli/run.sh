@@ -96,5 +96,18 @@ assert a['metrics']==b['metrics'] and a['per_batch']['NDCG@10']==b['per_batch'][
 run run --data "$tmp/ok.csv" --batch-size 32 --epochs 1 --dim 8 --out /nonexistent-dir/r.json
 check "unwritable result path fails" [ "$(rc)" = 1 ]
 
+# S2Meta's stop controller: runs end to end; a setting it cannot honour is
+# refused with the reason
+run run --data "$tmp/ok.csv" --model bpr --strategy s2meta --s2meta-flexible \
+  --s2meta-steps 5 --s2meta-min-steps 2 --epochs 1 --batch-size 16 --dim 8 \
+  --out "$tmp/flexible.json"
+check "s2meta --s2meta-flexible runs" [ "$(rc)" = 0 ]
+check "s2meta --s2meta-flexible writes its result" [ -s "$tmp/flexible.json" ]
+run run --data "$tmp/ok.csv" --model bpr --strategy s2meta --s2meta-flexible \
+  --epochs 1 --batch-size 16 --dim 8 --out "$tmp/flexible1.json"
+check "s2meta --s2meta-flexible with one step fails" [ "$(rc)" = 1 ]
+check "s2meta --s2meta-flexible with one step says why" err_has "needs 1 <= min-steps < steps"
+check "no result left by the refused run" [ ! -e "$tmp/flexible1.json" ]
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

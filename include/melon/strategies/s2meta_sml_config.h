@@ -7,7 +7,12 @@
 typedef enum { MELON_SCOPE_TOUCHED, MELON_SCOPE_FULL } melon_scope;
 
 typedef struct {
-    int steps;           /* inner steps per batch: 1 */
+    int steps;           /* inner steps per batch: 1 (flexible: at most) */
+    int flexible;        /* the stop controller picks the steps: 0 */
+    int min_steps;       /* flexible: steps before it may stop: 4 */
+    float step_penalty;  /* flexible: REINFORCE step penalty: 0 */
+    float stop_lr;       /* flexible: Adam learning rate of the controller:
+                            1e-4 */
     int carry_state;     /* keep the LSTM state per coordinate: 0 */
     melon_scope scope;   /* touched rows (default) or full tables */
     int hidden;          /* MetaLSTM width: 16 */
