@@ -12,11 +12,12 @@
  *         s = (m - 1) / (m + 1), by its odd series up to s^11. For normal
  *         positive x; relative error below 3e-7.
  *
- *   1/x:  for 1 <= x (what sigmoid and tanh divide by): an initial guess
- *         from the float's bits, then three Newton steps r <- r (2 - x r);
- *         relative error below 1e-7 up to 2^126, where x is clamped (so
- *         beyond it the result is about 1.2e-38 instead of less). A vector
- *         division costs several times more than these operations.
+ *   1/x:  for 1 <= x (what sigmoid and tanh divide by), with FMA: an
+ *         initial guess from the float's bits, then three Newton steps
+ *         r <- r (2 - x r), the last one fused; relative error below 1e-7
+ *         up to 2^126, where x is clamped (so beyond it the result is
+ *         about 1.2e-38 instead of less). A vector division costs several
+ *         times more than these operations. Without FMA: a division.
  *
  * sigmoid, tanh and GELU are built on exp; tanh(x) = 1 - 2 / (1 + e^{2x})
  * has an absolute error of a few 1e-8 near 0 (what an LSTM gate needs). */
@@ -60,6 +61,7 @@ static inline float fm_logf(float x) {
 }
 
 static inline float fm_recip(float x) {
+#ifdef __FMA__
     x = x > 8.507059e37f ? 8.507059e37f : x; /* 2^126 */
     int32_t bits;
     memcpy(&bits, &x, sizeof bits);
@@ -68,11 +70,12 @@ static inline float fm_recip(float x) {
     memcpy(&r, &bits, sizeof r);
     r = r * (2.0f - x * r);
     r = r * (2.0f - x * r);
-#ifdef __FMA__
     /* the last step as r + r e with e = 1 - x r fused: within an ulp */
     return fmaf(r, fmaf(-x, r, 1.0f), r);
 #else
-    return r * (2.0f - x * r);
+    /* without a fused multiply-add the Newton steps lose an ulp or two;
+     * such builds (portable, sanitizer) divide */
+    return 1.0f / (x > 8.507059e37f ? 8.507059e37f : x);
 #endif
 }
 
