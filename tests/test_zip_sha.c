@@ -273,6 +273,26 @@ static void sha256_of_a_file_and_a_missing_file(void **state) {
     assert_contains(err.msg, missing);
 }
 
+/* RFC 1321's test suite */
+static void md5_matches_published_vectors(void **state) {
+    (void)state;
+    char hex[MELON_MD5_HEX];
+    melon_err err;
+    assert_int_equal(melon_md5_bytes("", 0, hex, &err), 0);
+    assert_string_equal(hex, "d41d8cd98f00b204e9800998ecf8427e");
+    assert_int_equal(melon_md5_bytes("abc", 3, hex, &err), 0);
+    assert_string_equal(hex, "900150983cd24fb0d6963f7d28e17f72");
+    const char *digits = "1234567890123456789012345678901234567890"
+                         "1234567890123456789012345678901234567890";
+    assert_int_equal(melon_md5_bytes(digits, strlen(digits), hex, &err), 0);
+    assert_string_equal(hex, "57edf4a22be3c955ac49da2e2107b67a");
+    const char *path = test_tmp_path("abc-md5.txt");
+    test_write_file(path, "abc", 0);
+    assert_int_equal(melon_md5_file(path, hex, &err), 0);
+    assert_string_equal(hex, "900150983cd24fb0d6963f7d28e17f72");
+    assert_int_equal(melon_md5_file(test_tmp_path("no-such"), hex, &err), -1);
+}
+
 /* ---- zip extraction ----------------------------------------------------- */
 
 static void extracts_stored_and_deflated_members(void **state) {
@@ -492,6 +512,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sha256_matches_published_vectors),
         cmocka_unit_test(sha256_of_a_file_and_a_missing_file),
+        cmocka_unit_test(md5_matches_published_vectors),
         cmocka_unit_test(extracts_stored_and_deflated_members),
         cmocka_unit_test(crc_failure_in_a_stored_member),
         cmocka_unit_test(crc_failure_in_a_deflated_member),

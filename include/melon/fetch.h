@@ -28,6 +28,10 @@ typedef struct {
      * was installed instead of checking it. */
     const char *sha256;
     uint64_t size;
+    /* MD5 (lowercase hex) that the publisher gives for the download itself
+     * (e.g. GroupLens's ml-1m.zip.md5), or NULL. When set, a download or a
+     * --from file that does not match it is refused before unpacking. */
+    const char *archive_md5;
     const char *format;     /* layout of the file, for people */
     const char *columns;    /* value for melon_load_options.columns */
     const char *licence;    /* the terms in one line */
@@ -101,6 +105,7 @@ int melon_dataset_fetch(const melon_dataset *ds,
 /* ---- building blocks ---------------------------------------------------- */
 
 #define MELON_SHA256_HEX 65 /* 64 hex digits and a NUL */
+#define MELON_MD5_HEX 33    /* 32 hex digits and a NUL */
 
 /* SHA-256 of a memory block, as lowercase hex. */
 int melon_sha256_bytes(const void *data, size_t len,
@@ -109,6 +114,11 @@ int melon_sha256_bytes(const void *data, size_t len,
  * file's length. */
 int melon_sha256_file(const char *path, char hex[MELON_SHA256_HEX],
                       uint64_t *bytes, melon_err *err);
+/* MD5 of a memory block and of a whole file, as lowercase hex (to check a
+ * publisher's MD5; SHA-256 is what melon itself records). */
+int melon_md5_bytes(const void *data, size_t len, char hex[MELON_MD5_HEX],
+                    melon_err *err);
+int melon_md5_file(const char *path, char hex[MELON_MD5_HEX], melon_err *err);
 
 /* Extracts the member called member (exact path inside the archive) of the
  * zip archive at zip_path into out, from its current position. Stored and

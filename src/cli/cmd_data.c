@@ -293,9 +293,11 @@ static int run_fetch(const data_args *args) {
     } else {
         struct stat st;
         long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-        fprintf(stderr, "melon: %s: %s (%lld bytes, not verified: no known "
-                        "checksum)\n",
-                ds->name, was_cached ? "already fetched" : "fetched", bytes);
+        fprintf(stderr, "melon: %s: %s (%lld bytes, %s)\n", ds->name,
+                was_cached ? "already fetched" : "fetched", bytes,
+                !ds->archive_md5 ? "not verified: no known checksum"
+                : was_cached     ? "its download matched the publisher's MD5"
+                                 : "the download matched the publisher's MD5");
     }
     fprintf(stderr, "melon: %s: terms of use: %s\n", ds->name, ds->terms);
     return 0;
@@ -320,7 +322,10 @@ static int run_list(const data_args *args) {
         printf("    format:  %s\n", ds->format);
         printf("    licence: %s\n", ds->licence);
         printf("    source:  %s\n", ds->url);
-        if (!ds->sha256)
+        if (!ds->sha256 && ds->archive_md5)
+            printf("    checksum: the publisher's MD5 of the download, %s\n",
+                   ds->archive_md5);
+        else if (!ds->sha256)
             printf("    checksum: none known; fetch warns and prints the "
                    "SHA-256 it computed\n");
     }

@@ -1,7 +1,8 @@
 /* The table of public datasets `melon data fetch` knows by name. Adding a
  * dataset is adding a row: where the publisher serves it, which file is the
  * interaction log, its size and SHA-256 (or none, when no checksum is known
- * for certain), its layout and its terms. */
+ * for certain), the publisher's MD5 of the download when there is one, its
+ * layout and its terms. */
 #include "melon/fetch.h"
 
 #include <stdio.h>
@@ -63,6 +64,8 @@ static const melon_dataset catalog[] = {
         .title = "MovieLens 1M: 1,000,209 ratings (1-5) by 6,040 users of "
                  "about 3,900 movies, 2000-2003",
         .url = "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
+        /* GroupLens's ml-1m.zip.md5 beside the archive */
+        .archive_md5 = "c4d9eecfca2ab87c1945afe126590906",
         .member = "ml-1m/ratings.dat",
         .file_name = "ratings.dat",
         .format = "user::item::rating::time, no header; sorted by user",

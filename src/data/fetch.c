@@ -440,8 +440,20 @@ static int unpack_source(const melon_dataset *ds, const char *source,
     return melon_fail(err, "unknown source kind");
 }
 
+/* The download (or --from file) against the publisher's MD5 of it. */
+static int check_archive_md5(const melon_dataset *ds, const char *source,
+                             const char *origin, melon_err *err) {
+    char actual[MELON_MD5_HEX];
+    if (melon_md5_file(source, actual, err) != 0) return -1;
+    if (strcmp(actual, ds->archive_md5) == 0) return 0;
+    return melon_fail(err, "%s: the download does not match the publisher's "
+                           "MD5: expected %s, got %s (from %s)",
+                      ds->name, ds->archive_md5, actual, origin);
+}
+
 /* Checks size and SHA-256; origin says where the bytes came from. With no
- * known checksum, warns and shows the SHA-256 of what is there. */
+ * known checksum, warns and shows the SHA-256 of what is there (unless the
+ * download matched the publisher's MD5: then it only notes the SHA-256). */
 static int verify_file(const melon_dataset *ds, const char *path,
                        const char *origin, melon_err *err) {
     char actual[MELON_SHA256_HEX];
@@ -451,10 +463,16 @@ static int verify_file(const melon_dataset *ds, const char *path,
         if (bytes == 0)
             return melon_fail(err, "%s: the file is empty (from %s)",
                               ds->name, origin);
-        fprintf(stderr, "melon: warning: %s: no checksum is known for this "
-                        "dataset, so it is NOT verified: %llu bytes, SHA-256 "
-                        "%s (from %s)\n",
-                ds->name, (unsigned long long)bytes, actual, origin);
+        if (ds->archive_md5)
+            fprintf(stderr, "melon: %s: the download matched the publisher's "
+                            "MD5 %s; the installed file has %llu bytes, "
+                            "SHA-256 %s\n",
+                    ds->name, ds->archive_md5, (unsigned long long)bytes, actual);
+        else
+            fprintf(stderr, "melon: warning: %s: no checksum is known for "
+                            "this dataset, so it is NOT verified: %llu bytes, "
+                            "SHA-256 %s (from %s)\n",
+                    ds->name, (unsigned long long)bytes, actual, origin);
         return 0;
     }
     if (bytes == ds->size && strcmp(actual, ds->sha256) == 0) return 0;
@@ -519,6 +537,8 @@ static int install(const melon_dataset *ds, const melon_fetch_options *opt,
         source = download_file.path;
     }
 
+    if (ds->archive_md5 && check_archive_md5(ds, source, origin, err) != 0)
+        goto done;
     if (detect_source_kind(source, &kind, err) != 0) goto done;
     if (unpack_source(ds, source, origin, kind, &result, err) != 0)
         goto done;

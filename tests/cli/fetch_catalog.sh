@@ -107,49 +107,59 @@ check "list: ml-1m from GroupLens" \
 check "list: says when no checksum is known" \
     contains "$WORK/out" "checksum: none known"
 
-# ---- MovieLens 1M: a zip member, "::"-separated ---------------------------
+# ---- MovieLens 1M: checked against GroupLens's MD5 of ml-1m.zip ----------
+# The test copy is not GroupLens's archive, so it must be refused.
 
 run_melon data fetch ml-1m --cache-dir "$CACHE" --url "$BASE/ml-1m.zip"
-check "ml-1m: exit 0 ($(head -c 300 "$WORK/err"))" [ "$status" -eq 0 ]
-check "ml-1m: prints the installed path" \
-    [ "$(cat "$WORK/out")" = "$CACHE/ml-1m/ratings.dat" ]
-check "ml-1m: installed the member" \
-    cmp -s "$CACHE/ml-1m/ratings.dat" "$WORK/expected/ratings.dat"
-check "ml-1m: warns that it is not verified" \
-    contains "$WORK/err" "warning: ml-1m: no checksum is known for this dataset, so it is NOT verified"
-check "ml-1m: the warning gives the SHA-256 of the installed file" \
-    contains "$WORK/err" "SHA-256 $(sha_of "$WORK/expected/ratings.dat")"
-check "ml-1m: the closing line says not verified" \
-    contains "$WORK/err" "ml-1m: fetched ($(stat -c %s "$WORK/expected/ratings.dat") bytes, not verified"
-check "ml-1m: only the installed file is left" \
-    [ "$(find "$CACHE" -type f | wc -l)" -eq 1 ]
+check "ml-1m: a download that is not the publisher's fails" [ "$status" -eq 1 ]
+check "ml-1m: says which MD5 was expected and which came" \
+    contains "$WORK/err" "ml-1m: the download does not match the publisher's MD5: expected c4d9eecfca2ab87c1945afe126590906, got $(md5sum "$WORK/srv/ml-1m.zip" | cut -d' ' -f1)"
+check "ml-1m: nothing installed" no_files_under "$CACHE/ml-1m"
+run_melon data list --cache-dir "$CACHE"
+check "list: ml-1m is checked by the publisher's MD5" \
+    contains "$WORK/out" "checksum: the publisher's MD5 of the download, c4d9eecfca2ab87c1945afe126590906"
+# its "::" layout, read from the file itself
+run_melon data stats "$WORK/expected/ratings.dat"
+check "ml-1m layout stats: exit 0 ($(head -c 300 "$WORK/err"))" [ "$status" -eq 0 ]
+check "ml-1m layout stats: 1000 interactions" contains_regex "$WORK/out" "^interactions +1000$"
+check "ml-1m layout stats: delimited" contains_regex "$WORK/out" "^format +delimited"
 
-run_melon data fetch ml-1m --cache-dir "$CACHE" --url "$BASE/ml-1m.zip"
-check "ml-1m again: exit 0" [ "$status" -eq 0 ]
-check "ml-1m again: no second download" [ "$(downloads_of /ml-1m.zip)" -eq 1 ]
-check "ml-1m again: already fetched" contains "$WORK/err" "already fetched"
-check "ml-1m again: nothing installed, so no warning" \
-    not_contains "$WORK/err" "NOT verified"
-run_melon data fetch ml-1m --cache-dir "$CACHE" --url "$BASE/ml-1m.zip" --force
-check "ml-1m --force: downloads again" [ "$(downloads_of /ml-1m.zip)" -eq 2 ]
-
-run_melon data stats ml-1m --cache-dir "$CACHE"
-check "ml-1m stats: exit 0 ($(head -c 300 "$WORK/err"))" [ "$status" -eq 0 ]
-check "ml-1m stats: 1000 interactions" contains_regex "$WORK/out" "^interactions +1000$"
-check "ml-1m stats: delimited" contains_regex "$WORK/out" "^format +delimited"
-run_melon data path ml-1m --cache-dir "$CACHE"
-check "ml-1m path: exit 0" [ "$status" -eq 0 ]
-
-# ---- MovieLens latest small: a CSV with a header in a zip -------------------
+# ---- MovieLens latest small: a CSV with a header in a zip, no checksum ------
 
 run_melon data fetch ml-latest-small --cache-dir "$CACHE" \
     --url "$BASE/ml-latest-small.zip"
 check "ml-latest-small: exit 0 ($(head -c 300 "$WORK/err"))" [ "$status" -eq 0 ]
+check "ml-latest-small: prints the installed path" \
+    [ "$(cat "$WORK/out")" = "$CACHE/ml-latest-small/ratings.csv" ]
 check "ml-latest-small: installed ratings.csv" \
     cmp -s "$CACHE/ml-latest-small/ratings.csv" "$WORK/expected/ratings.csv"
+check "ml-latest-small: warns that it is not verified" \
+    contains "$WORK/err" "warning: ml-latest-small: no checksum is known for this dataset, so it is NOT verified"
+check "ml-latest-small: the warning gives the SHA-256 of the installed file" \
+    contains "$WORK/err" "SHA-256 $(sha_of "$WORK/expected/ratings.csv")"
+check "ml-latest-small: the closing line says not verified" \
+    contains "$WORK/err" "ml-latest-small: fetched ($(stat -c %s "$WORK/expected/ratings.csv") bytes, not verified"
+check "ml-latest-small: only the installed file is left" \
+    [ "$(find "$CACHE" -type f | wc -l)" -eq 1 ]
+
+run_melon data fetch ml-latest-small --cache-dir "$CACHE" --url "$BASE/ml-latest-small.zip"
+check "ml-latest-small again: exit 0" [ "$status" -eq 0 ]
+check "ml-latest-small again: no second download" \
+    [ "$(downloads_of /ml-latest-small.zip)" -eq 1 ]
+check "ml-latest-small again: already fetched" contains "$WORK/err" "already fetched"
+check "ml-latest-small again: nothing installed, so no warning" \
+    not_contains "$WORK/err" "NOT verified"
+run_melon data fetch ml-latest-small --cache-dir "$CACHE" \
+    --url "$BASE/ml-latest-small.zip" --force
+check "ml-latest-small --force: downloads again" \
+    [ "$(downloads_of /ml-latest-small.zip)" -eq 2 ]
+
 run_melon data stats ml-latest-small --cache-dir "$CACHE"
+check "ml-latest-small stats: exit 0 ($(head -c 300 "$WORK/err"))" [ "$status" -eq 0 ]
 check "ml-latest-small stats: 500 interactions" \
     contains_regex "$WORK/out" "^interactions +500$"
+run_melon data path ml-latest-small --cache-dir "$CACHE"
+check "ml-latest-small path: exit 0" [ "$status" -eq 0 ]
 
 # ---- Amazon 2014 5-core: gzip JSON lines, installed unpacked ----------------
 
