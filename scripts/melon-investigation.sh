@@ -11,7 +11,10 @@
 #  4. the comparison with the independent implementation: Default and both
 #     forms at 1 and 2 pre-training epochs on ml-100k, test stream, seeds 1-5;
 #  5. one-off ablations on the validation tail of ml-100k, not candidates
-#     for the selection: initial b_lr, sum aggregation, meta lr 1e-5.
+#     for the selection: initial b_lr, sum aggregation, meta lr 1e-5;
+#  6. the learned rates of the first test batch (ml-100k, BPR-MF, seed 1,
+#     5 epochs) under the default, meta lr 1e-4 and 1e-5, and the official
+#     form (scripts/analysis/rate_stats.py).
 #
 # usage: scripts/melon-investigation.sh [RESULTS_DIR] [JOBS]
 # Rerunning resumes: finished runs are kept.
@@ -72,6 +75,18 @@ for epochs in 1 2; do
     --strategies "default,melon,melon-official=$official" --seeds 1-5 \
     --epochs "$epochs" --jobs "$jobs" --results "$results/test-e$epochs"
 done
+
+# 6. the learned rates
+mkdir -p "$results/rates"
+for setting in melon:--melon-meta-lr=1e-3 melon-mlr1e-4:--melon-meta-lr=1e-4 \
+               melon-mlr1e-5:--melon-meta-lr=1e-5 official:--melon-variant=official; do
+  name=${setting%%:*}
+  [ -s "$results/rates/$name.csv" ] ||
+    "$melon" run "${datasets[@]:0:2}" --model bpr --strategy melon "${setting#*:}" \
+      --seed 1 --epochs 5 --dump-lr-matrix "$results/rates/$name.csv" \
+      --dump-batch 0 --out "$results/rates/$name.json" >/dev/null
+done
+python3 scripts/analysis/rate_stats.py "$results"/rates/{melon,melon-mlr1e-4,melon-mlr1e-5,official}.csv
 
 for d in "$results"/validation-e1 "$results"/validation-e5 "$results"/ablations-e5 "$results"/selected \
          "$results"/test-e1 "$results"/test-e2; do
