@@ -288,8 +288,8 @@ static void runs_on_both_models_and_options(void **state) {
 
 /* The state file holds the MetaLSTMs: a strategy loaded from it updates a
  * model exactly as the saved one does. */
-static void save_and_load_round_trip(void **state) {
-    (void)state;
+/* flexible != 0 adds the stop controller (its weights and its draws). */
+static void round_trip(int flexible) {
     melon_model m1, m2;
     tiny_model(&m1, "bpr", 0.6f, 9, 2 * BATCH);
     tiny_model(&m2, "bpr", 0.6f, 9, 2 * BATCH);
@@ -297,12 +297,17 @@ static void save_and_load_round_trip(void **state) {
     melon_config_default(&cfg);
     cfg.batch_size = BATCH;
     cfg.s2meta.carry_state = 1;
+    if (flexible) {
+        cfg.s2meta.flexible = 1;
+        cfg.s2meta.steps = 4;
+        cfg.s2meta.min_steps = 1;
+    }
     melon_strategy a, b;
     melon_err err = {{0}};
     assert_int_equal(melon_strategy_create(&a, "s2meta", &m1, &cfg, &err), 0);
     cfg.seed = 99; /* another init, overwritten by the load */
     assert_int_equal(melon_strategy_create(&b, "s2meta", &m2, &cfg, &err), 0);
-    /* change a's MetaLSTMs and carried states */
+    /* change a's MetaLSTMs, controller and carried states */
     s2meta_state *sa = a.impl;
     melon_meta_trial_support_given(&sa->trial, &m1, support_set, N_SUPPORT);
     melon_context ctx;
@@ -310,13 +315,18 @@ static void save_and_load_round_trip(void **state) {
     ctx.model = &m1;
     s2meta_meta_gradient(sa, &ctx, query_set, N_QUERY);
     melon_meta_params_step(&sa->params);
+    if (flexible) melon_meta_params_step(&sa->stop_params);
     s2meta_apply_update(sa, &m1, query_set, N_QUERY);
     melon_model_copy_values(&m2, &m1);
     const char *path = test_tmp_path("s2meta.state");
     assert_int_equal(melon_strategy_save(&a, path, &err), 0);
     assert_int_equal(melon_strategy_load(&b, path, &err), 0);
-    s2meta_apply_update(a.impl, &m1, support_set, N_SUPPORT);
-    s2meta_apply_update(b.impl, &m2, support_set, N_SUPPORT);
+    for (int round = 0; round < 3; round++) { /* the same stops, the same steps */
+        s2meta_apply_update(a.impl, &m1, support_set, N_SUPPORT);
+        s2meta_apply_update(b.impl, &m2, support_set, N_SUPPORT);
+        assert_int_equal(((s2meta_state *)a.impl)->update_steps,
+                         ((s2meta_state *)b.impl)->update_steps);
+    }
     for (int k = 0; k < m1.n_tensors; k++)
         assert_memory_equal(m1.tensor[k].value, m2.tensor[k].value,
                             ref_tensor_size(&m1.tensor[k]) * sizeof(float));
@@ -324,6 +334,12 @@ static void save_and_load_round_trip(void **state) {
     melon_strategy_free(&b);
     melon_model_free(&m1);
     melon_model_free(&m2);
+}
+
+static void save_and_load_round_trip(void **state) {
+    (void)state;
+    round_trip(0);
+    round_trip(1);
 }
 
 int main(void) {
