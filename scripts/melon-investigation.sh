@@ -82,7 +82,7 @@ for setting in melon:--melon-meta-lr=1e-3 melon-mlr1e-4:--melon-meta-lr=1e-4 \
                melon-mlr1e-5:--melon-meta-lr=1e-5 official:--melon-variant=official; do
   name=${setting%%:*}
   [ -s "$results/rates/$name.csv" ] ||
-    "$melon" run "${datasets[@]:0:2}" --model bpr --strategy melon "${setting#*:}" \
+    "$melon" run --data "$data/ml-100k/u.data.gz" --model bpr --strategy melon "${setting#*:}" \
       --seed 1 --epochs 5 --dump-lr-matrix "$results/rates/$name.csv" \
       --dump-batch 0 --out "$results/rates/$name.json" >/dev/null
 done
