@@ -96,7 +96,11 @@ static int figure5(const report_data *d, const char *dataset, const char *model,
              "set title 'NDCG@10 per online batch: %s, %s'\n"
              "set xlabel 'online batch'\nset ylabel 'NDCG@10'\n"
              "set key outside right\nset grid\nset datafile missing 'NaN'\n"
-             "plot for [i=2:%zu] '%s' using 1:i with lines lw 1.5 title columnheader(i)",
+             /* twelve distinct colours (gnuplot's default cycle has eight) */
+             "colors = '#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b "
+             "#e377c2 #7f7f7f #bcbd22 #17becf #000000 #aec7e8'\n"
+             "plot for [i=2:%zu] '%s' using 1:i with lines lw 1.5 "
+             "lc rgb word(colors, (i - 2) %% 12 + 1) title columnheader(i)",
              dataset, model, n + 1, data);
     terminals(gp, base, 900, 450, plot);
     fclose(gp);
