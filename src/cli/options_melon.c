@@ -43,7 +43,8 @@ const option_spec *options_melon(melon_config *cfg) {
         -50, 50, NULL, NULL};
     specs[n++] = (option_spec){"melon-rate-scale", OPT_FLOAT, &m->rate_scale, "S",
         "MeLON paper form: multiply every rate of Eq. 13 by S, so no rate "
-        "exceeds S (1: the paper)", 1e-9, 1, NULL, NULL};
+        "exceeds S (1: the paper; --dump-lr-matrix writes the rates before "
+        "the scaling)", 1e-9, 1, NULL, NULL};
     specs[n++] = (option_spec){"melon-meta-lr", OPT_FLOAT, &m->meta_lr, "LR",
         "MeLON: Adam learning rate of the meta-model", 0, 10, NULL, NULL};
     specs[n++] = (option_spec){"melon-meta-l2", OPT_FLOAT, &m->meta_l2, "L2",
