@@ -3,6 +3,7 @@
  * time order, like MovieLens u.data), plain and gzip, each loaded 5 times.
  * Prints the median seconds and interactions per second. */
 #include "melon/stream.h"
+#include "melon/stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +44,6 @@ static int write_files(const char *plain_path, const char *gz_path) {
     return bad ? -1 : 0;
 }
 
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int bench_file(const char *label, const char *path) {
     double seconds[REPEATS];
     size_t n = 0;
@@ -66,7 +62,7 @@ static int bench_file(const char *label, const char *path) {
         n = stream.n;
         melon_stream_free(&stream);
     }
-    qsort(seconds, REPEATS, sizeof *seconds, compare_doubles);
+    melon_sort_doubles(seconds, (size_t)REPEATS);
     double median = seconds[REPEATS / 2];
     printf("load %-5s %zu interactions: median %.3f s of %d (min %.3f, max "
            "%.3f), %.2f M interactions/s\n",

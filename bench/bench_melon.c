@@ -12,6 +12,7 @@
  * The paper form runs at every width given; the official form (at its own
  * fixed widths) when this build has it. */
 #include "melon/metrics.h"
+#include "melon/stats.h"
 #include "melon/runner.h"
 
 #include <stdio.h>
@@ -73,16 +74,6 @@ static int run_in_child(const melon_config *cfg, const melon_stream *s,
     return 0;
 }
 
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, compare_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 /* Median figures of `runs` runs (seeds 1..runs); ok = 0 with the first
  * error when a run fails. */
 static run_figures bench_setting(melon_config cfg, const melon_stream *s,
@@ -104,10 +95,10 @@ static run_figures bench_setting(melon_config cfg, const melon_stream *s,
         med[r] = f.median_s, mean[r] = f.mean_s, peak[r] = f.peak_mb, hr[r] = f.hr10;
     }
     out.ok = 1;
-    out.median_s = median(med, runs);
-    out.mean_s = median(mean, runs);
-    out.peak_mb = median(peak, runs);
-    out.hr10 = median(hr, runs);
+    out.median_s = melon_median(med, (size_t)runs);
+    out.mean_s = melon_median(mean, (size_t)runs);
+    out.peak_mb = melon_median(peak, (size_t)runs);
+    out.hr10 = melon_median(hr, (size_t)runs);
     return out;
 }
 

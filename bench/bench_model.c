@@ -5,6 +5,7 @@
  *
  * usage: bench_model [runs]   (default 51; threads from OMP_NUM_THREADS) */
 #include "melon/grad.h"
+#include "melon/stats.h"
 #include "melon/model.h"
 
 #include <omp.h>
@@ -14,16 +15,6 @@
 #define N_USERS 943
 #define N_ITEMS 1682
 #define WARMUP 5
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *values, int n) {
-    qsort(values, (size_t)n, sizeof *values, compare_double);
-    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
 
 static void random_triples(melon_triple *triples, int n, melon_rng *rng) {
     for (int r = 0; r < n; r++) {
@@ -62,7 +53,7 @@ static int bench_update(const char *name, int n, int runs, double *seconds) {
         if (run >= 0) times[run] = elapsed;
         checksum += g.loss[0];
     }
-    *seconds = median(times, runs);
+    *seconds = melon_median(times, (size_t)runs);
     if (checksum != checksum) fprintf(stderr, "bench_model: NaN loss\n");
     free(times);
     free(triples);
@@ -99,7 +90,7 @@ static int bench_score(const char *name, int n_users, int n_candidates,
         double elapsed = melon_now() - start;
         if (run >= 0) times[run] = elapsed;
     }
-    *seconds = median(times, runs);
+    *seconds = melon_median(times, (size_t)runs);
     free(times);
     free(scores);
     free(items);

@@ -11,6 +11,7 @@
  * /tmp) and are removed at the end, unless --file names the file: it is
  * then kept, and loaded as it is when it already exists. */
 #include "melon/stream.h"
+#include "melon/stats.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -222,11 +223,6 @@ static int load_in_child(const char *path, load_figures *f, double *rss_mb,
     return 0;
 }
 
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int bench_file(const char *label, const char *path, int repeats,
                       double file_mb) {
     double seconds[64], rss[64], cpu[64];
@@ -241,8 +237,8 @@ static int bench_file(const char *label, const char *path, int repeats,
     double peak = 0;
     for (int r = 0; r < repeats; r++)
         if (rss[r] > peak) peak = rss[r];
-    qsort(seconds, (size_t)repeats, sizeof *seconds, compare_doubles);
-    qsort(cpu, (size_t)repeats, sizeof *cpu, compare_doubles);
+    melon_sort_doubles(seconds, (size_t)repeats);
+    melon_sort_doubles(cpu, (size_t)repeats);
     double median = seconds[repeats / 2];
     double held = f.array_mb + f.names_mb + f.tables_mb;
     printf("load %-5s %zu interactions (%zu users, %zu items, %zu skipped): "

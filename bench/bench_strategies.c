@@ -10,6 +10,7 @@
  *   FILE: ("" for the default) ml-100k from the shared data folder or $MELON_BENCH_DATA;
  *   RUNS: default 5; names: default every strategy (Default always runs). */
 #include "melon/runner.h"
+#include "melon/stats.h"
 #include "melon/strategy.h"
 
 #include <stdio.h>
@@ -17,16 +18,6 @@
 #include <string.h>
 
 #define MAX_RUNS 100
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, compare_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 static int selected(const char *name, const char *list) {
     if (!list || strcmp(name, "default") == 0) return 1;
@@ -53,8 +44,8 @@ static double time_strategy(melon_config *cfg, const melon_stream *stream,
         means[r] = 1e3 * res.update_mean_s;
         melon_run_result_free(&res);
     }
-    *mean_ms = median(means, runs);
-    return median(medians, runs);
+    *mean_ms = melon_median(means, (size_t)runs);
+    return melon_median(medians, (size_t)runs);
 }
 
 int main(int argc, char **argv) {

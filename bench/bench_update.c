@@ -6,20 +6,11 @@
  * usage: bench_update [FILE] [RUNS]   (default: ml-100k from the shared data
  * folder or $MELON_BENCH_DATA; 5 runs) */
 #include "melon/runner.h"
+#include "melon/stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, compare_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 int main(int argc, char **argv) {
     const char *env = getenv("MELON_BENCH_DATA");
@@ -63,11 +54,12 @@ int main(int argc, char **argv) {
             p90s[r] = 1e3 * res.update_p90_s;
             melon_run_result_free(&res);
         }
-        double mean_ms = median(means, runs);
+        double mean_ms = melon_median(means, (size_t)runs);
         if (k == 0) bpr_ms = mean_ms;
         printf("  %-4s update per batch: mean %.4f ms, median %.4f ms, p90 %.4f ms "
                "(medians over runs); %.0f triples/s; %.1fx BPR-MF\n",
-               models[k], mean_ms, median(medians, runs), median(p90s, runs),
+               models[k], mean_ms, melon_median(medians, (size_t)runs),
+               melon_median(p90s, (size_t)runs),
                cfg.batch_size / (mean_ms * 1e-3), mean_ms / bpr_ms);
     }
     melon_stream_free(&stream);

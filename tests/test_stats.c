@@ -14,6 +14,17 @@ static void mean_and_standard_error_by_hand(void **state) {
     assert_close(melon_standard_error(x, 1), 0.0, 0.0);
 }
 
+static void median_by_hand(void **state) {
+    (void)state;
+    double odd[5] = {5.0, -1.0, 3.0, 2.0, 4.0};   /* sorted: -1 2 3 4 5 */
+    assert_close(melon_median(odd, 5), 3.0, 0.0);
+    assert_close(odd[0], -1.0, 0.0);                /* sorted in place */
+    assert_close(odd[4], 5.0, 0.0);
+    double even[4] = {10.0, 1.0, 4.0, 2.0};        /* sorted: 1 2 4 10 */
+    assert_close(melon_median(even, 4), 3.0, 0.0);
+    assert_close(melon_median(even, 0), 0.0, 0.0);
+}
+
 /* Differences 1, 2, 3, 4, 5: mean 3, sd sqrt(2.5), se sqrt(0.5),
  * t = 3 / sqrt(0.5) = 4.2426; two-sided p with 4 degrees of freedom is
  * 0.013236 (from the t distribution's tables). */
@@ -41,6 +52,7 @@ static void degenerate_cases(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mean_and_standard_error_by_hand),
+        cmocka_unit_test(median_by_hand),
         cmocka_unit_test(paired_t_test_by_hand),
         cmocka_unit_test(degenerate_cases),
     };

@@ -1,4 +1,5 @@
-/* Summaries over seeds: mean, standard error, and the paired t-test that
+/* Summaries of repeated measurements (the median of timings) and over
+ * seeds: mean, standard error, and the paired t-test that
  * decides whether a difference between two strategies is significant (the
  * same seeds rank the same evaluation negatives, so runs pair by seed). */
 #ifndef MELON_STATS_H
@@ -7,6 +8,11 @@
 #include <stddef.h>
 
 double melon_mean(const double *x, size_t n);
+/* Sorts x ascending in place. */
+void melon_sort_doubles(double *x, size_t n);
+/* The median of x (the mean of the middle two when n is even; 0 when
+ * n = 0); sorts x in place. */
+double melon_median(double *x, size_t n);
 /* Sample standard deviation over sqrt(n); 0 when n < 2. */
 double melon_standard_error(const double *x, size_t n);
 

@@ -1,5 +1,6 @@
 /* The prequential runner (protocol.md sections 2, 4 and 5). */
 #include "melon/runner.h"
+#include "melon/stats.h"
 
 #include "melon/history.h"
 #include "melon/model.h"
@@ -247,11 +248,6 @@ static int online(run_state *rs, melon_run_result *res, melon_progress *pg,
     return 0;
 }
 
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Mean, median and 90th percentile (nearest rank) of the update times. */
 static void summarise_times(melon_run_result *res, melon_err *err) {
     size_t n = res->n_test_batches;
@@ -263,10 +259,8 @@ static void summarise_times(melon_run_result *res, melon_err *err) {
     double sum = 0.0;
     for (size_t k = 0; k < n; k++) sum += res->update_seconds[k];
     memcpy(sorted, res->update_seconds, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, compare_double);
     res->update_mean_s = sum / (double)n;
-    res->update_median_s = n % 2 ? sorted[n / 2]
-                                 : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    res->update_median_s = melon_median(sorted, n); /* sorts */
     size_t p90 = (size_t)ceil(0.9 * (double)n);
     res->update_p90_s = sorted[(p90 ? p90 : 1) - 1];
     free(sorted);

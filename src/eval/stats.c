@@ -2,6 +2,22 @@
 
 #include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <stdlib.h>
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void melon_sort_doubles(double *x, size_t n) {
+    qsort(x, n, sizeof *x, compare_doubles);
+}
+
+double melon_median(double *x, size_t n) {
+    if (n == 0) return 0.0;
+    melon_sort_doubles(x, n);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
 
 double melon_mean(const double *x, size_t n) {
     double sum = 0.0;
