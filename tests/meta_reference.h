@@ -201,6 +201,31 @@ static inline double meta_rel_error(const float *analytic, const double *numeric
     return worst;
 }
 
+/* Wrong gradients of one meta-parameter block must fail the check against
+ * `numeric`: the largest entry off by 2%, the block's sign flipped, the
+ * block scaled by 1.01 (each undone afterwards, so the block passes again). */
+static inline void assert_block_corruptions_fail(float *grad, const double *numeric,
+                                                 size_t size, const char *label) {
+    size_t best = 0;
+    for (size_t a = 1; a < size; a++)
+        if (fabsf(grad[a]) > fabsf(grad[best])) best = a;
+    float saved = grad[best];
+    grad[best] += 0.02f * fabsf(saved);
+    double off = meta_rel_error(grad, numeric, size);
+    grad[best] = saved;
+    for (size_t a = 0; a < size; a++) grad[a] *= -1.0f;
+    double flipped = meta_rel_error(grad, numeric, size);
+    for (size_t a = 0; a < size; a++) grad[a] *= -1.0f;
+    for (size_t a = 0; a < size; a++) grad[a] *= 1.01f;
+    double scaled = meta_rel_error(grad, numeric, size);
+    for (size_t a = 0; a < size; a++) grad[a] /= 1.01f;
+    print_message("  %-20s entry off %.2e, flipped %.2e, x1.01 %.2e\n", label,
+                  off, flipped, scaled);
+    assert_true(off > META_TOL);
+    assert_true(flipped > META_TOL);
+    assert_true(scaled > META_TOL);
+}
+
 static inline double max_abs_d(const double *x, size_t n) {
     double best = 0.0;
     for (size_t a = 0; a < n; a++) best = fmax(best, fabs(x[a]));
