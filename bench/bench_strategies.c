@@ -4,7 +4,9 @@
  * (the MeLON paper's Table 4). Each run pre-trains 1 epoch; the figure is
  * the median over runs of each run's median per-batch time. A strategy
  * that does not apply to a model is skipped with its message; a failed
- * run makes the exit status 1.
+ * run makes the exit status 1. With S2Meta or SML selected, it then
+ * prints their arithmetic floors on BPR-MF (strategy_floors.h): the part
+ * of the update the method prescribes, timed alone, against Default.
  *
  * usage: bench_strategies [FILE] [RUNS] [NAME,NAME,...]
  *   FILE: ("" for the default) ml-100k from the shared data folder or $MELON_BENCH_DATA;
@@ -12,6 +14,8 @@
 #include "melon/runner.h"
 #include "melon/stats.h"
 #include "melon/strategy.h"
+
+#include "strategy_floors.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +82,7 @@ int main(int argc, char **argv) {
     printf("%-12s %24s %8s   %24s %8s\n", "strategy", "BPR-MF ms", "ratio",
            "NCF ms", "ratio");
     const char *models[2] = {"bpr", "ncf"};
-    double default_ms[2] = {0.0, 0.0};
+    double default_ms[2] = {0.0, 0.0}, s2meta_ms = 0.0, sml_ms = 0.0;
     int failed = 0;
     for (int k = 0; melon_strategy_names[k]; k++) {
         const char *name = melon_strategy_names[k];
@@ -101,6 +105,8 @@ int main(int argc, char **argv) {
                 continue;
             }
             if (strcmp(name, "default") == 0) default_ms[mdl] = ms;
+            if (mdl == 0 && strcmp(name, "s2meta") == 0) s2meta_ms = ms;
+            if (mdl == 0 && strcmp(name, "sml") == 0) sml_ms = ms;
             char value[40];
             snprintf(value, sizeof value, "%.3f (%.3f)", ms, mean_ms);
             snprintf(cell[mdl], sizeof cell[mdl], "%24s %7.1fx", value,
@@ -110,6 +116,12 @@ int main(int argc, char **argv) {
         for (int mdl = 0; mdl < 2; mdl++)
             if (note[mdl][0]) printf("  (%s)\n", note[mdl]);
         fflush(stdout);
+    }
+    if ((selected("s2meta", only) || selected("sml", only)) &&
+        print_strategy_floors(&cfg, &stream, default_ms[0], s2meta_ms, sml_ms,
+                              &err) != 0) {
+        fprintf(stderr, "bench_strategies: %s\n", err.msg);
+        failed = 1;
     }
     melon_stream_free(&stream);
     return failed;
