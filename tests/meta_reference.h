@@ -279,6 +279,20 @@ static inline const char *write_run_stream(const char *name) {
     return path;
 }
 
+/* Runs cfg; fails the test unless the run succeeds, ranks something and
+ * every online loss is finite. Returns NDCG@10. */
+static inline double run_checked(const melon_config *cfg) {
+    melon_run_result res;
+    melon_err err = {{0}};
+    if (melon_run(cfg, &res, &err) != 0) fail_msg("%s", err.msg);
+    double ndcg = melon_metric_ndcg(&res.total, 1);
+    assert_true(isfinite(ndcg) && ndcg > 0.0);
+    for (size_t t = 0; t < res.n_test_batches; t++)
+        assert_true(isfinite(res.train_loss[t]));
+    melon_run_result_free(&res);
+    return ndcg;
+}
+
 /* Runs `strategy` on `model` over path (batch 64, d 8, 2 epochs); returns
  * NDCG@10 and checks every online loss is finite. */
 static inline double run_strategy(const char *path, const char *model,
@@ -293,15 +307,7 @@ static inline double run_strategy(const char *path, const char *model,
     cfg->model = model;
     cfg->model_cfg.dim = 8;
     cfg->strategy = strategy;
-    melon_run_result res;
-    melon_err err = {{0}};
-    if (melon_run(cfg, &res, &err) != 0) fail_msg("%s", err.msg);
-    double ndcg = melon_metric_ndcg(&res.total, 1);
-    assert_true(isfinite(ndcg) && ndcg > 0.0);
-    for (size_t t = 0; t < res.n_test_batches; t++)
-        assert_true(isfinite(res.train_loss[t]));
-    melon_run_result_free(&res);
-    return ndcg;
+    return run_checked(cfg);
 }
 
 /* Loads path; the history holds positions [0, history_until). */

@@ -250,15 +250,7 @@ static double short_run(const char *path, const char *model, melon_config *cfg,
     cfg->model_cfg.layers[0] = 8;
     cfg->model_cfg.layers[1] = 4;
     cfg->strategy = "s2meta";
-    melon_run_result res;
-    melon_err err = {{0}};
-    if (melon_run(cfg, &res, &err) != 0) fail_msg("%s", err.msg);
-    double ndcg = melon_metric_ndcg(&res.total, 1);
-    assert_true(isfinite(ndcg) && ndcg > 0.0);
-    for (size_t t = 0; t < res.n_test_batches; t++)
-        assert_true(isfinite(res.train_loss[t]));
-    melon_run_result_free(&res);
-    return ndcg;
+    return run_checked(cfg);
 }
 
 /* Runs on both models, the same again for the same seed (two threads, so
