@@ -14,6 +14,7 @@
 #include "melon/config.h"
 #include "melon/history.h"
 #include "melon/model.h"
+#include "melon/meta_params.h"
 #include "melon/negatives.h"
 #include "melon/runner.h"
 #include "melon/strategy.h"
@@ -74,6 +75,13 @@ static inline void ref_params_copy(ref_params *dst, const ref_params *src) {
     for (int k = 0; k < src->m->n_tensors; k++)
         memcpy(dst->p[k], src->p[k],
                ref_tensor_size(&src->m->tensor[k]) * sizeof(double));
+}
+
+/* Writes the copies back into the model (rounded to float). */
+static inline void ref_params_store(const ref_params *r, melon_model *m) {
+    for (int k = 0; k < m->n_tensors; k++)
+        for (size_t a = 0; a < ref_tensor_size(&m->tensor[k]); a++)
+            m->tensor[k].value[a] = (float)r->p[k][a];
 }
 
 static inline void ref_params_free(ref_params *r) {
@@ -226,10 +234,127 @@ static inline void assert_block_corruptions_fail(float *grad, const double *nume
     assert_true(scaled > META_TOL);
 }
 
+/* Every block of p (the first n_blocks) against its central differences
+ * numeric[b] (META_TOL); a block outside may_vanish (a bit mask) must also
+ * have a gradient of some size. */
+static inline void assert_meta_blocks_correct(const melon_meta_params *p,
+                                              int n_blocks,
+                                              double *const *numeric,
+                                              unsigned may_vanish) {
+    for (int b = 0; b < n_blocks; b++) {
+        const melon_meta_block *blk = &p->block[b];
+        double scale = 0.0;
+        for (size_t a = 0; a < blk->size; a++) scale = fmax(scale, fabs(numeric[b][a]));
+        double err = meta_rel_error(blk->grad, numeric[b], blk->size);
+        print_message("  %-16s error %.2e  (|grad| up to %.2e)\n", blk->name,
+                      err, scale);
+        if (!(may_vanish >> b & 1u)) assert_true(scale > 1e-4);
+        if (err >= META_TOL)
+            fail_msg("block %s: meta-gradient check failed (%.3e)", blk->name, err);
+    }
+}
+
+/* assert_block_corruptions_fail on every block of p outside skip (a bit
+ * mask), then the unchanged gradients pass again. */
+static inline void assert_meta_blocks_corruptions_fail(melon_meta_params *p,
+                                                       int n_blocks,
+                                                       double *const *numeric,
+                                                       unsigned skip,
+                                                       const char *model) {
+    for (int b = 0; b < n_blocks; b++) {
+        if (skip >> b & 1u) continue;
+        melon_meta_block *blk = &p->block[b];
+        char label[64];
+        snprintf(label, sizeof label, "%s %s", model, blk->name);
+        assert_block_corruptions_fail(blk->grad, numeric[b], blk->size, label);
+    }
+    assert_meta_blocks_correct(p, n_blocks, numeric, skip);
+}
+
 static inline double max_abs_d(const double *x, size_t n) {
     double best = 0.0;
     for (size_t a = 0; a < n; a++) best = fmax(best, fabs(x[a]));
     return best;
+}
+
+/* One update taken apart by interaction (update-strategies.md C): from the
+ * same Theta, the strategy updates on each interaction x of the batch
+ * alone. move[x][k] is the full tensor theta' - theta, grad[x][k] the
+ * gradient of x's loss at Theta, loss[x] that loss, gmax[x] the largest
+ * |grad[x]|. The effective rate of (x, m) is W_xm = -move / (n g_xm). Also
+ * checks that the update on the whole batch moves Theta by the mean of the
+ * single moves (the batch step is the sum over x of W_x. g_x, Eq. 4). The
+ * model is left at Theta. */
+typedef struct {
+    int n, n_tensors;
+    double **move;          /* [n * n_tensors] */
+    ref_triple_grads grad;  /* grad.grad[x * n_tensors + k] */
+    float loss[64];
+    double gmax[64];
+} single_moves;
+
+static inline double *single_move(const single_moves *sm, int x, int k) {
+    return sm->move[(size_t)x * sm->n_tensors + k];
+}
+
+static inline double *single_grad(const single_moves *sm, int x, int k) {
+    return sm->grad.grad[(size_t)x * sm->n_tensors + k];
+}
+
+static inline void single_moves_take(single_moves *sm, melon_strategy *s,
+                                     melon_model *m, const melon_triple *batch,
+                                     int n) {
+    assert_true(n <= 64);
+    melon_context ctx = {.model = m, .phase = MELON_PHASE_ONLINE};
+    melon_err err = {{0}};
+    ref_params theta, batch_step, mean_step;
+    ref_params_init(&theta, m);
+    ref_params_init(&mean_step, m);
+    assert_int_equal(s->ops->update(s, &ctx, batch, n, &err), 0);
+    ref_params_init(&batch_step, m);
+    /* every x's loss and gradient at Theta (the slots are per triple) */
+    ref_params_store(&theta, m);
+    melon_grads g;
+    assert_int_equal(melon_grads_init(&g, m, n, &err), 0);
+    m->ops->forward_backward(m, batch, n, &g);
+    ref_triple_grads_init(&sm->grad, m, &g, batch);
+    sm->n = n;
+    sm->n_tensors = m->n_tensors;
+    sm->move = calloc((size_t)n * m->n_tensors, sizeof(double *));
+    assert_non_null(sm->move);
+    for (int x = 0; x < n; x++) {
+        sm->loss[x] = g.loss[x];
+        sm->gmax[x] = 0.0;
+        ref_params_store(&theta, m);
+        assert_int_equal(s->ops->update(s, &ctx, &batch[x], 1, &err), 0);
+        for (int k = 0; k < m->n_tensors; k++) {
+            size_t size = ref_tensor_size(&m->tensor[k]);
+            sm->gmax[x] = fmax(sm->gmax[x], max_abs_d(single_grad(sm, x, k), size));
+            double *move = malloc(size * sizeof(double));
+            assert_non_null(move);
+            for (size_t a = 0; a < size; a++) {
+                move[a] = (double)m->tensor[k].value[a] - theta.p[k][a];
+                mean_step.p[k][a] += move[a] / n;
+            }
+            sm->move[(size_t)x * m->n_tensors + k] = move;
+        }
+    }
+    for (int k = 0; k < m->n_tensors; k++)
+        for (size_t a = 0; a < ref_tensor_size(&m->tensor[k]); a++) {
+            double want = mean_step.p[k][a];
+            assert_true(fabs(batch_step.p[k][a] - want) <= 1e-5 * (1 + fabs(want)));
+        }
+    ref_params_store(&theta, m);
+    melon_grads_free(&g);
+    ref_params_free(&theta);
+    ref_params_free(&mean_step);
+    ref_params_free(&batch_step);
+}
+
+static inline void single_moves_free(single_moves *sm) {
+    for (int a = 0; a < sm->n * sm->n_tensors; a++) free(sm->move[a]);
+    free(sm->move);
+    ref_triple_grads_free(&sm->grad);
 }
 
 /* A small stream and what a strategy's context points to. */

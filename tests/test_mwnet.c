@@ -144,23 +144,8 @@ static void mw_case_close(mw_case *c) {
     melon_model_free(&c->m);
 }
 
-static double block_error(mw_case *c, int b) {
-    const melon_meta_block *blk = &c->st->net.params.block[b];
-    return meta_rel_error(blk->grad, c->numeric[b], blk->size);
-}
-
 static void assert_meta_gradient_correct(mw_case *c) {
-    for (int b = 0; b < 4; b++) {
-        const melon_meta_block *blk = &c->st->net.params.block[b];
-        double err = block_error(c, b);
-        double scale = max_abs_d(c->numeric[b], blk->size);
-        print_message("  %-3s error %.2e  (|grad| up to %.2e)\n", blk->name,
-                      err, scale);
-        assert_true(scale > 1e-4);
-        if (err >= META_TOL)
-            fail_msg("block %s: meta-gradient check failed (%.3e)", blk->name,
-                     err);
-    }
+    assert_meta_blocks_correct(&c->st->net.params, 4, c->numeric, 0);
 }
 
 static void check_model(const char *model, float init_std, float eta,
@@ -189,13 +174,7 @@ static void meta_gradient_ncf(void **state) {
 static void corrupted_gradients_fail(const char *model) {
     mw_case c;
     mw_case_open(&c, model, 0.5f, 4.0f, 1);
-    for (int b = 0; b < 4; b++) {
-        melon_meta_block *blk = &c.st->net.params.block[b];
-        char label[64];
-        snprintf(label, sizeof label, "%s %s", model, blk->name);
-        assert_block_corruptions_fail(blk->grad, c.numeric[b], blk->size, label);
-    }
-    assert_meta_gradient_correct(&c);
+    assert_meta_blocks_corruptions_fail(&c.st->net.params, 4, c.numeric, 0, model);
     mw_case_close(&c);
 }
 
@@ -231,44 +210,22 @@ static void rates_are_constant_along_rows(const char *model) {
     /* a steeper V, so that the rows' rates differ clearly */
     for (int j = 0; j < 6; j++) st->net.w2[j] *= 8.0f;
 
-    melon_context ctx = {.model = &m, .phase = MELON_PHASE_ONLINE};
-    ref_params theta, full;
-    ref_params_init(&theta, &m);
-    assert_int_equal(s.ops->update(&s, &ctx, support_set, n, &err), 0);
-    ref_params_init(&full, &m);           /* after the batch update */
-
-    melon_grads g;
-    assert_int_equal(melon_grads_init(&g, &m, 1, &err), 0);
-    double *sum_delta[MELON_MAX_TENSORS];
-    for (int k = 0; k < m.n_tensors; k++)
-        sum_delta[k] = calloc(ref_tensor_size(&m.tensor[k]), sizeof(double));
+    single_moves sm;
+    single_moves_take(&sm, &s, &m, support_set, n);
     double row_rate[N_S];
-    double *grad = malloc(4096 * sizeof(double));
     for (int x = 0; x < n; x++) {
-        for (int k = 0; k < m.n_tensors; k++)   /* back to Theta */
-            for (size_t a = 0; a < ref_tensor_size(&m.tensor[k]); a++)
-                m.tensor[k].value[a] = (float)theta.p[k][a];
-        m.ops->forward_backward(&m, &support_set[x], 1, &g);
         float v;
-        mwnet_vnet_forward(&st->net, g.loss, 1, NULL, &v);
-        assert_int_equal(s.ops->update(&s, &ctx, &support_set[x], 1, &err), 0);
-        double lo = INFINITY, hi = -INFINITY, gmax = 0.0;
+        mwnet_vnet_forward(&st->net, &sm.loss[x], 1, NULL, &v);
+        double lo = INFINITY, hi = -INFINITY;
         for (int k = 0; k < m.n_tensors; k++) {
-            ref_triple_gradient(&m, &g, &support_set[x], 0, k, grad);
-            gmax = fmax(gmax, max_abs_d(grad, ref_tensor_size(&m.tensor[k])));
-        }
-        for (int k = 0; k < m.n_tensors; k++) {
-            size_t size = ref_tensor_size(&m.tensor[k]);
-            ref_triple_gradient(&m, &g, &support_set[x], 0, k, grad);
-            for (size_t a = 0; a < size; a++) {
-                double delta = (double)m.tensor[k].value[a] - theta.p[k][a];
-                sum_delta[k][a] += delta / n;
-                if (fabs(grad[a]) < 1e-2 * gmax) {
-                    assert_true(fabs(delta) <= 1e-6 * gmax + 1e-7 ||
+            const double *move = single_move(&sm, x, k), *grad = single_grad(&sm, x, k);
+            for (size_t a = 0; a < ref_tensor_size(&m.tensor[k]); a++) {
+                if (fabs(grad[a]) < 1e-2 * sm.gmax[x]) {
+                    assert_true(fabs(move[a]) <= 1e-6 * sm.gmax[x] + 1e-7 ||
                                 grad[a] != 0.0);
                     continue;
                 }
-                double rate = -delta / (n * grad[a]);   /* W_xm */
+                double rate = -move[a] / (n * grad[a]);   /* W_xm */
                 lo = fmin(lo, rate);
                 hi = fmax(hi, rate);
             }
@@ -288,17 +245,7 @@ static void rates_are_constant_along_rows(const char *model) {
     }
     print_message("  %s: row rates from %.4g to %.4g\n", model, lo, hi);
     assert_true(hi > 1.1 * lo);
-    /* the batch update is sum_x W_x. g_x */
-    for (int k = 0; k < m.n_tensors; k++)
-        for (size_t a = 0; a < ref_tensor_size(&m.tensor[k]); a++) {
-            double want = theta.p[k][a] + sum_delta[k][a];
-            assert_true(fabs(full.p[k][a] - want) <= 1e-5 * (1 + fabs(want)));
-        }
-    free(grad);
-    for (int k = 0; k < m.n_tensors; k++) free(sum_delta[k]);
-    melon_grads_free(&g);
-    ref_params_free(&theta);
-    ref_params_free(&full);
+    single_moves_free(&sm);
     melon_strategy_free(&s);
     melon_model_free(&m);
 }
