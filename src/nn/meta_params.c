@@ -1,9 +1,13 @@
 #include "melon/meta_params.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Blocks at least this long are updated by all threads. */
+#define META_PARALLEL_ENTRIES 32768
 
 void melon_meta_adam_config_default(melon_meta_adam_config *cfg) {
     cfg->lr = 1e-3f;
@@ -58,6 +62,24 @@ void melon_meta_params_zero_grad(melon_meta_params *mp) {
         memset(mp->block[k].grad, 0, mp->block[k].size * sizeof(float));
 }
 
+/* Adam on entries [0, n) of one block (each entry on its own, so a SIMD
+ * loop gives the same results as one entry at a time). */
+static void adam_entries(long n, float *restrict value, const float *restrict grad,
+                         float *restrict m, float *restrict v,
+                         const melon_meta_adam_config *c, float l2,
+                         float step_size, float inv_sqrt_bc2) {
+    const float beta1 = c->beta1, beta2 = c->beta2, eps = c->eps, clip = c->clip;
+    const int clipped = clip > 0.0f;
+    for (long a = 0; a < n; a++) {
+        float g = grad[a];
+        if (clipped) g = fmaxf(-clip, fminf(clip, g));
+        g += l2 * value[a];
+        m[a] = beta1 * m[a] + (1.0f - beta1) * g;
+        v[a] = beta2 * v[a] + (1.0f - beta2) * g * g;
+        value[a] -= step_size * m[a] / (sqrtf(v[a]) * inv_sqrt_bc2 + eps);
+    }
+}
+
 void melon_meta_params_step(melon_meta_params *mp) {
     const melon_meta_adam_config *c = &mp->cfg;
     mp->step++;
@@ -68,14 +90,14 @@ void melon_meta_params_step(melon_meta_params *mp) {
     for (int k = 0; k < mp->n_blocks; k++) {
         melon_meta_block *b = &mp->block[k];
         float l2 = b->decay ? c->l2 : 0.0f;
-        float *m = mp->m[k], *v = mp->v[k];
-        for (size_t a = 0; a < b->size; a++) {
-            float g = b->grad[a];
-            if (c->clip > 0.0f) g = fmaxf(-c->clip, fminf(c->clip, g));
-            g += l2 * b->value[a];
-            m[a] = c->beta1 * m[a] + (1.0f - c->beta1) * g;
-            v[a] = c->beta2 * v[a] + (1.0f - c->beta2) * g * g;
-            b->value[a] -= step_size * m[a] / (sqrtf(v[a]) * inv_sqrt_bc2 + c->eps);
+        long n = (long)b->size;
+        /* large blocks: each thread takes one contiguous part */
+#pragma omp parallel if (n >= META_PARALLEL_ENTRIES)
+        {
+            int t = omp_get_thread_num(), T = omp_get_num_threads();
+            long lo = n * t / T, hi = n * (t + 1) / T;
+            adam_entries(hi - lo, b->value + lo, b->grad + lo, mp->m[k] + lo,
+                         mp->v[k] + lo, c, l2, step_size, inv_sqrt_bc2);
         }
     }
 }
