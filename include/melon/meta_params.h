@@ -50,6 +50,16 @@ size_t melon_meta_params_count(const melon_meta_params *mp);
 void melon_meta_params_zero_grad(melon_meta_params *mp);
 /* One Adam step along the blocks' gradients. */
 void melon_meta_params_step(melon_meta_params *mp);
+
+/* The pieces of that step, for updates of chosen entries (lazy Adam):
+ * the bias corrections of step t, step_size = lr / (1 - beta1^t) and
+ * 1 / sqrt(1 - beta2^t); then Adam on n entries of a block (gradient
+ * clipped as c says, plus l2 times the value). */
+void melon_meta_adam_corrections(const melon_meta_adam_config *c, long step,
+                                 float *step_size, float *inv_sqrt_bc2);
+void melon_meta_adam_entries(long n, float *value, const float *grad,
+                             float *m, float *v, const melon_meta_adam_config *c,
+                             float l2, float step_size, float inv_sqrt_bc2);
 void melon_meta_params_free(melon_meta_params *mp);
 
 /* Values and Adam state, with names and sizes checked on load. */

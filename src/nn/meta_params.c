@@ -62,12 +62,20 @@ void melon_meta_params_zero_grad(melon_meta_params *mp) {
         memset(mp->block[k].grad, 0, mp->block[k].size * sizeof(float));
 }
 
-/* Adam on entries [0, n) of one block (each entry on its own, so a SIMD
- * loop gives the same results as one entry at a time). */
-static void adam_entries(long n, float *restrict value, const float *restrict grad,
-                         float *restrict m, float *restrict v,
-                         const melon_meta_adam_config *c, float l2,
-                         float step_size, float inv_sqrt_bc2) {
+void melon_meta_adam_corrections(const melon_meta_adam_config *c, long step,
+                                 float *step_size, float *inv_sqrt_bc2) {
+    double bc1 = 1.0 - pow(c->beta1, (double)step);
+    double bc2 = 1.0 - pow(c->beta2, (double)step);
+    *step_size = (float)(c->lr / bc1);
+    *inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+}
+
+/* Each entry on its own, so the SIMD loop gives the same results as one
+ * entry at a time. */
+void melon_meta_adam_entries(long n, float *restrict value,
+                             const float *restrict grad, float *restrict m,
+                             float *restrict v, const melon_meta_adam_config *c,
+                             float l2, float step_size, float inv_sqrt_bc2) {
     const float beta1 = c->beta1, beta2 = c->beta2, eps = c->eps, clip = c->clip;
     const int clipped = clip > 0.0f;
     for (long a = 0; a < n; a++) {
@@ -82,11 +90,8 @@ static void adam_entries(long n, float *restrict value, const float *restrict gr
 
 void melon_meta_params_step(melon_meta_params *mp) {
     const melon_meta_adam_config *c = &mp->cfg;
-    mp->step++;
-    double bc1 = 1.0 - pow(c->beta1, (double)mp->step);
-    double bc2 = 1.0 - pow(c->beta2, (double)mp->step);
-    float step_size = (float)(c->lr / bc1);
-    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    float step_size, inv_sqrt_bc2;
+    melon_meta_adam_corrections(c, ++mp->step, &step_size, &inv_sqrt_bc2);
     for (int k = 0; k < mp->n_blocks; k++) {
         melon_meta_block *b = &mp->block[k];
         float l2 = b->decay ? c->l2 : 0.0f;
@@ -96,8 +101,9 @@ void melon_meta_params_step(melon_meta_params *mp) {
         {
             int t = omp_get_thread_num(), T = omp_get_num_threads();
             long lo = n * t / T, hi = n * (t + 1) / T;
-            adam_entries(hi - lo, b->value + lo, b->grad + lo, mp->m[k] + lo,
-                         mp->v[k] + lo, c, l2, step_size, inv_sqrt_bc2);
+            melon_meta_adam_entries(hi - lo, b->value + lo, b->grad + lo,
+                                    mp->m[k] + lo, mp->v[k] + lo, c, l2,
+                                    step_size, inv_sqrt_bc2);
         }
     }
 }

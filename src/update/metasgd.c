@@ -80,40 +80,27 @@ double metasgd_meta_gradient(metasgd_state *st, melon_context *ctx,
     return t->query_loss;
 }
 
-/* One Adam update of n entries (PyTorch's formula, no weight decay). */
-static void adam_span(float *value, float *mom1, float *mom2,
-                      const float *grad, size_t n, float step_size,
-                      float inv_sqrt_bc2, const melon_meta_adam_config *c) {
-    for (size_t a = 0; a < n; a++) {
-        float g = grad[a];
-        mom1[a] = c->beta1 * mom1[a] + (1.0f - c->beta1) * g;
-        mom2[a] = c->beta2 * mom2[a] + (1.0f - c->beta2) * g * g;
-        value[a] -= step_size * mom1[a] / (sqrtf(mom2[a]) * inv_sqrt_bc2 + c->eps);
-    }
-}
-
 /* Adam over the entries with a meta-gradient only (the step count is
  * global, as in sparse Adam). */
 static void lazy_adam(metasgd_state *st, const melon_model *m) {
     melon_meta_params *mp = &st->alpha;
-    mp->step++;
-    double bc1 = 1.0 - pow(mp->cfg.beta1, (double)mp->step);
-    double bc2 = 1.0 - pow(mp->cfg.beta2, (double)mp->step);
-    float step_size = (float)(mp->cfg.lr / bc1);
-    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    float step_size, inv_sqrt_bc2;
+    melon_meta_adam_corrections(&mp->cfg, ++mp->step, &step_size, &inv_sqrt_bc2);
     for (int k = 0; k < m->n_tensors; k++) {
         const melon_tensor *t = &m->tensor[k];
         melon_meta_block *b = &mp->block[k];
         if (t->kind == MELON_DENSE) {
-            adam_span(b->value, mp->m[k], mp->v[k], b->grad, b->size,
-                      step_size, inv_sqrt_bc2, &mp->cfg);
+            melon_meta_adam_entries((long)b->size, b->value, b->grad, mp->m[k],
+                                    mp->v[k], &mp->cfg, 0.0f, step_size,
+                                    inv_sqrt_bc2);
             continue;
         }
         size_t cols = (size_t)t->cols;
         for (int32_t a = 0; a < st->n_meta_rows[k]; a++) {
             size_t off = (size_t)st->meta_rows[k][a] * cols;
-            adam_span(b->value + off, mp->m[k] + off, mp->v[k] + off,
-                      b->grad + off, cols, step_size, inv_sqrt_bc2, &mp->cfg);
+            melon_meta_adam_entries((long)cols, b->value + off, b->grad + off,
+                                    mp->m[k] + off, mp->v[k] + off, &mp->cfg,
+                                    0.0f, step_size, inv_sqrt_bc2);
         }
     }
 }
