@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Blocks at least this long are updated by all threads. */
-#define META_PARALLEL_ENTRIES 32768
+/* Blocks at least this long are updated by all threads (waking a
+ * sleeping thread costs more than a shorter block takes on one). */
+#define META_PARALLEL_ENTRIES (1L << 18)
 
 void melon_meta_adam_config_default(melon_meta_adam_config *cfg) {
     cfg->lr = 1e-3f;
