@@ -32,6 +32,7 @@
 
 #include "../src/update/s2meta_sml_math.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,7 +225,10 @@ static int print_strategy_floors(const melon_config *cfg, const melon_stream *s,
     floor_rows r;
     if (floor_count_rows(cfg, s, &r, err) != 0) return -1;
     int d = cfg->model_cfg.dim, h = cfg->sml.hidden, H = cfg->s2meta.hidden;
-    int cap = (int)(r.rows[1] > r.previous[1] ? r.rows[1] : r.previous[1]) + 1;
+    double most = 0.0; /* the longest pass of either side */
+    for (int side = 0; side < 2; side++)
+        most = fmax(most, fmax(r.rows[side], r.previous[side]));
+    int cap = (int)most + 1;
     floor_dense f;
     int coords = (int)((r.rows[0] + r.rows[1] + r.kept[0] + r.kept[1]) * (d + 1));
     float *in = floor_filled((size_t)coords);
