@@ -148,6 +148,71 @@ static void result_files_are_written_whole(void **state) {
     melon_run_result_free(&res);
 }
 
+/* Divergence, by hand: an epoch above twice the lowest before it and above
+ * 2 ln 2 = 1.3863; online batches averaging above twice the last epoch (at
+ * least ln 2); anything not finite. */
+static void diverged_losses_are_named(void **state) {
+    (void)state;
+    char why[256] = "";
+    const double fine[3] = {0.69, 0.5, 0.4}, online_fine[2] = {0.6, 0.7};
+    assert_int_equal(melon_losses_diverged(fine, 3, online_fine, 2, "x", why,
+                                           sizeof why), 0);
+    /* a large init starts high and comes down: not diverged */
+    const double falling[3] = {1.7, 1.5, 1.4};
+    assert_int_equal(melon_losses_diverged(falling, 3, NULL, 0, "x", why,
+                                           sizeof why), 0);
+    /* 1.3864 is twice 0.6 and above 2 ln 2; 1.3862 is not above 2 ln 2;
+     * 1.5 is above 2 ln 2 but not twice 0.8 */
+    const double up[3] = {0.69, 0.6, 1.3864}, below[3] = {0.69, 0.6, 1.3862};
+    const double not_twice[3] = {0.9, 0.8, 1.5};
+    assert_int_equal(melon_losses_diverged(up, 3, NULL, 0, "sml", why, sizeof why), 1);
+    assert_non_null(strstr(why, "pre-training epoch 3 is 1.386"));
+    assert_non_null(strstr(why, "the lowest before it (0.6)"));
+    assert_non_null(strstr(why, "the sml updates diverged"));
+    assert_int_equal(melon_losses_diverged(below, 3, NULL, 0, "x", why, sizeof why), 0);
+    assert_int_equal(melon_losses_diverged(not_twice, 3, NULL, 0, "x", why, sizeof why), 0);
+    /* online: mean (1.0 + 1.9) / 2 = 1.45 > 2 max(0.4, ln 2) = 1.3863;
+     * (1.0 + 1.7) / 2 = 1.35 is not; against 1.4 the bar is 2.8 */
+    const double high[2] = {1.0, 1.9}, lower[2] = {1.0, 1.7};
+    assert_int_equal(melon_losses_diverged(fine, 3, high, 2, "x", why, sizeof why), 1);
+    assert_non_null(strstr(why, "online batches is 1.45"));
+    assert_int_equal(melon_losses_diverged(fine, 3, lower, 2, "x", why, sizeof why), 0);
+    assert_int_equal(melon_losses_diverged(falling, 3, high, 2, "x", why, sizeof why), 0);
+    /* not finite, anywhere */
+    const double nan_epoch[1] = {NAN}, turned[2] = {0.6, NAN}, inf_one[1] = {INFINITY};
+    assert_int_equal(melon_losses_diverged(nan_epoch, 1, NULL, 0, "x", why,
+                                           sizeof why), 1);
+    assert_non_null(strstr(why, "epoch 1 is nan"));
+    assert_int_equal(melon_losses_diverged(fine, 3, turned, 2, "x", why,
+                                           sizeof why), 1);
+    assert_non_null(strstr(why, "online batch 2 is nan"));
+    assert_int_equal(melon_losses_diverged(NULL, 0, inf_one, 1, "x", why,
+                                           sizeof why), 1);
+}
+
+/* A run whose learning rate blows the model up says so in its result
+ * (the metrics are still those of the model it ended with); a sane run
+ * leaves the warning empty. */
+static void a_diverging_run_is_flagged(void **state) {
+    (void)state;
+    const char *path = write_random_stream();
+    melon_config cfg;
+    base_config(&cfg, path, "bpr");
+    cfg.epochs = 3;
+    melon_run_result res;
+    melon_err err = {{0}};
+    assert_int_equal(melon_run(&cfg, &res, &err), 0);
+    assert_string_equal(res.warning, "");
+    melon_run_result_free(&res);
+    cfg.optim.kind = MELON_OPT_SGD;
+    cfg.optim.lr = 100.0f;
+    cfg.model_cfg.init_std = 1.0f;
+    assert_int_equal(melon_run(&cfg, &res, &err), 0);
+    print_message("  %s\n", res.warning);
+    assert_non_null(strstr(res.warning, "the default updates diverged"));
+    melon_run_result_free(&res);
+}
+
 static void too_short_stream_is_an_error(void **state) {
     (void)state;
     const char *path = test_tmp_path("short.tsv");
@@ -168,6 +233,8 @@ int main(void) {
         cmocka_unit_test(pretraining_lowers_the_loss),
         cmocka_unit_test(result_files_are_written_whole),
         cmocka_unit_test(too_short_stream_is_an_error),
+        cmocka_unit_test(diverged_losses_are_named),
+        cmocka_unit_test(a_diverging_run_is_flagged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,20 @@ typedef struct {
     double load_s;
     double total_s;
     double peak_rss_mb;
+    /* "" or why the losses say the updates diverged (the results are
+     * still returned: those of the model the run ended with) */
+    char warning[256];
 } melon_run_result;
+
+/* 1 (with the reason in why) when a run's losses say its updates diverged:
+ * a loss that is not a number or infinite; a pre-training epoch whose mean
+ * loss is more than twice the lowest epoch before it and above 2 ln 2 (a
+ * model giving every item the same score has ln 2); or online batches whose
+ * mean loss is more than twice that of the last epoch (at least ln 2).
+ * Else 0. Only for models that learn (popularity has no loss to descend). */
+int melon_losses_diverged(const double *pretrain, int epochs,
+                          const double *online, size_t n, const char *strategy,
+                          char *why, size_t why_size);
 
 /* Runs the whole protocol on an already loaded stream. */
 int melon_run_stream(const melon_config *cfg, const melon_stream *stream,

@@ -52,7 +52,7 @@ struct melon_strategy {
     const melon_strategy_ops *ops;
     void *impl;
     double batch_loss;   /* mean BPR loss of the last update's batch, before
-                            the update (NaN if the strategy does not know) */
+                            the update (NaN before the first update) */
 };
 
 /* Returned (instead of -1) by a strategy's constructor, and so by

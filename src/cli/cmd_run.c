@@ -244,6 +244,7 @@ int melon_cmd_run(int argc, char **argv) {
         rc = 1;
     } else {
         if (!cfg->quiet) melon_print_result_table(stdout, cfg, &res);
+        if (res.warning[0]) fprintf(stderr, "melon run: warning: %s\n", res.warning);
         if ((cfg->out_json && melon_write_result_json(cfg->out_json, cfg, &res, &err) != 0) ||
             (cfg->per_batch_csv &&
              melon_write_per_batch_csv(cfg->per_batch_csv, &res, &err) != 0)) {

@@ -23,6 +23,7 @@ typedef struct {
     double update_s;          /* median seconds per online batch */
     double *ndcg10;           /* per test batch */
     size_t n_batches;
+    char *warning;            /* why its losses say it diverged, or NULL */
 } report_run;
 
 /* The runs of one (dataset, model, label), ordered by seed. */

@@ -2,8 +2,11 @@
 #define _XOPEN_SOURCE 700
 #include "report.h"
 
+#include "melon/runner.h"
+
 #include <cJSON.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +60,41 @@ static int get_number(const cJSON *obj, const char *key, double *out) {
     if (!cJSON_IsNumber(v)) return -1;
     *out = v->valuedouble;
     return 0;
+}
+
+/* The numbers of a JSON array (null, as written for NaN, reads as NaN);
+ * *n = 0 and NULL when key is not an array. */
+static double *number_array(const cJSON *obj, const char *key, size_t *n) {
+    const cJSON *a = cJSON_IsObject(obj) ? get(obj, key) : NULL;
+    *n = 0;
+    if (!cJSON_IsArray(a)) return NULL;
+    double *v = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(double));
+    const cJSON *x;
+    if (v) cJSON_ArrayForEach(x, a) v[(*n)++] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+    return v;
+}
+
+/* The run's divergence warning: as written by the run, else judged from
+ * its losses (results written before runs said so); NULL when none, and
+ * always for popularity, which has no loss to descend. */
+static char *diverged_why(const cJSON *root, const cJSON *per_batch,
+                          const char *strategy) {
+    char *written = get_string(root, "warning");
+    if (written && written[0]) return written;
+    free(written);
+    char *model = get_string(get(root, "settings"), "model");
+    int pop = model && strcmp(model, "pop") == 0;
+    free(model);
+    if (pop) return NULL;
+    size_t epochs, batches;
+    double *pretrain = number_array(root, "pretrain_loss", &epochs);
+    double *online = number_array(per_batch, "loss", &batches);
+    char why[256];
+    int diverged = melon_losses_diverged(pretrain, (int)epochs, online, batches,
+                                         strategy, why, sizeof why);
+    free(pretrain);
+    free(online);
+    return diverged ? strdup(why) : NULL;
 }
 
 /* Parses one file; 1 = a melon result, 0 = some other JSON, -1 = broken. */
@@ -127,6 +165,7 @@ static int parse_run(report_run *r, const char *path) {
         const cJSON *x;
         cJSON_ArrayForEach(x, series) r->ndcg10[k++] = cJSON_IsNumber(x) ? x->valuedouble : 0.0;
     }
+    r->warning = diverged_why(root, per_batch, r->strategy);
     rc = 1;
 done:
     cJSON_Delete(root);
@@ -134,6 +173,7 @@ done:
 }
 
 static void free_run(report_run *r) {
+    free(r->warning);
     free(r->path);
     free(r->dataset);
     free(r->model);

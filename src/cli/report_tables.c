@@ -199,6 +199,27 @@ static void write_table4(FILE *out, const report_data *d) {
         }
 }
 
+/* The runs whose losses say the updates diverged (none: nothing). */
+static void write_diverged(FILE *out, const report_data *d) {
+    int any = 0;
+    for (size_t k = 0; k < d->n_runs; k++) {
+        const report_run *r = &d->runs[k];
+        if (!r->warning) continue;
+        if (!any++)
+            fprintf(out, "\n## Runs whose loss diverged\n\n"
+                         "A pre-training epoch's mean loss rose to more than "
+                         "twice the lowest before it and above 2 ln 2 (a model "
+                         "giving every item the same score has ln 2), the "
+                         "online batches averaged more than twice the last "
+                         "epoch's, or a loss stopped being a number. Their "
+                         "metrics above are those of the model each run "
+                         "ended with.\n\n| dataset | model | strategy | seed | "
+                         "why |\n| --- | --- | --- | ---: | --- |\n");
+        fprintf(out, "| %s | %s | %s | %ld | %s |\n", r->dataset, r->model,
+                r->label, r->seed, r->warning);
+    }
+}
+
 static int file_exists(const char *path) {
     FILE *f = fopen(path, "r");
     if (f) fclose(f);
@@ -269,5 +290,6 @@ void report_write_markdown(FILE *out, const report_data *d,
                  "without evaluation; each run's median batch, mean over "
                  "seeds) and the ratio to Default\n");
     write_table4(out, d);
+    write_diverged(out, d);
     if (figures_dir) write_figures(out, d, figures_dir, figures_link);
 }

@@ -156,7 +156,9 @@ static void write_json(FILE *f, const melon_config *cfg,
     json_number(f, res->total_s);
     fputs("},\n  \"memory\": {\"peak_rss_mb\": ", f);
     json_number(f, res->peak_rss_mb);
-    fputs("}\n}\n", f);
+    fputs("},\n  \"warning\": ", f);
+    json_string(f, res->warning);
+    fputs("\n}\n", f);
 }
 
 int melon_write_result_json(const char *path, const melon_config *cfg,

@@ -81,6 +81,14 @@ for seed, noise in zip([1, 2, 3], [0.000, 0.004, -0.002]):
              "label": strategy, "seed": seed}, "metrics": m,
              "per_batch": {"NDCG@10": [m["NDCG@10"]] * 3},
              "timing": {"update_s_per_batch": {"mean": 3 * t, "median": t}}}
+        # losses: mwnet seed 2 rises to 3.0 (> 2 x 0.4 and > 2 ln 2: diverged);
+        # melon seed 3 to 1.2 (< 2 ln 2: not); default seed 3 carries the
+        # run's own warning
+        if (strategy, seed) == ("mwnet", 2): r["pretrain_loss"] = [0.7, 0.4, 3.0]
+        if (strategy, seed) == ("melon", 3):
+            r["pretrain_loss"] = [0.7, 0.5, 1.2]
+            r["per_batch"]["loss"] = [0.5, 0.6, 0.9]
+        if (strategy, seed) == ("default", 3): r["warning"] = "a reason of its own"
         json.dump(r, open(f"{sys.argv[1]}/{strategy}-{seed}.json", "w"))
 PY
 "$melon" report "$tmp/known" --out "$tmp/krep" --no-figures 2>"$tmp/err"
@@ -93,6 +101,11 @@ check "improvement over the best baseline" grep -q "+3.2% vs mwnet (p 0.000)" "$
 check "agrees with the paper's direction" grep -q "agrees: significantly best on every metric" "$k"
 check "time ratio to Default" grep -q "10 ms (10.0×)" "$k"
 check "no figures section with --no-figures" bash -c "! grep -q 'Figure 5' '$k'"
+check "diverged runs listed" grep -q "^## Runs whose loss diverged" "$k"
+check "a rising loss is named" grep -q "| toy | bpr | mwnet | 2 | the mean loss of pre-training epoch 3 is 3, more than twice the lowest before it (0.4)" "$k"
+check "a run's own warning is kept" grep -q "| toy | bpr | default | 3 | a reason of its own |" "$k"
+check "a loss below 2 ln 2 is not" bash -c "! grep -q '| melon | 3 |' '$k'"
+check "no diverged section for the sane grid" bash -c "! grep -q 'diverged' '$tmp/rep/report.md'"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -109,5 +109,17 @@ check "s2meta --s2meta-flexible with one step fails" [ "$(rc)" = 1 ]
 check "s2meta --s2meta-flexible with one step says why" err_has "needs 1 <= min-steps < steps"
 check "no result left by the refused run" [ ! -e "$tmp/flexible1.json" ]
 
+# a run whose loss explodes finishes, says so on stderr and in its result
+run run --data "$tmp/ok.csv" --batch-size 32 --epochs 3 --dim 8 --optimizer sgd \
+  --lr 100 --init-std 1 --no-progress --quiet --out "$tmp/diverged.json"
+check "a diverging run still exits 0" [ "$(rc)" = 0 ]
+check "a diverging run is named on stderr" err_has "warning: .*the default updates diverged"
+check "its result carries the warning" python3 -c "
+import json; assert 'diverged' in json.load(open('$tmp/diverged.json'))['warning']"
+run run --data "$tmp/ok.csv" --batch-size 32 --epochs 2 --dim 8 --no-progress --quiet \
+  --out "$tmp/sane.json"
+check "a sane run has no warning" python3 -c "
+import json; assert json.load(open('$tmp/sane.json'))['warning'] == ''"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
