@@ -25,4 +25,6 @@ fi
 # pop has no parameters, so every strategy leaves it as it is: show it once
 sed -n '/^\*\*ml-100k, bpr\*\*/,/^| melon /p; /^\*\*ml-100k, pop\*\*/,/^| default/p' \
   "$out/report/report.md"
+# the runs whose loss diverged, if any (the report's own section)
+sed -n '/^## Runs whose loss diverged/,/^## Figure/{/^## Figure/d;p}' "$out/report/report.md"
 echo "Report with Table 4 (time per batch) and figures: $out/report/report.md"
