@@ -198,6 +198,22 @@ int melon_run_option_arity(const char *name) {
     return -1;
 }
 
+/* The options that set a strategy's learning rates, for the hint after a
+ * divergence warning. */
+static const char *learning_rate_options(const char *strategy) {
+    static const struct { const char *prefix, *options; } hints[] = {
+        {"melon", "--melon-meta-lr, --melon-rate-scale (paper form)"},
+        {"mwnet", "--mwnet-meta-lr, --mwnet-trial-lr, --lr"},
+        {"metasgd", "--metasgd-meta-lr"},
+        {"s2meta", "--s2meta-meta-lr"},
+        {"sml", "--sml-transfer-lr, --sml-lr"},
+    };
+    for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++)
+        if (strncmp(strategy, hints[k].prefix, strlen(hints[k].prefix)) == 0)
+            return hints[k].options;
+    return "--lr";
+}
+
 int melon_cmd_run(int argc, char **argv) {
     run_args a;
     run_args_init(&a);
@@ -244,7 +260,11 @@ int melon_cmd_run(int argc, char **argv) {
         rc = 1;
     } else {
         if (!cfg->quiet) melon_print_result_table(stdout, cfg, &res);
-        if (res.warning[0]) fprintf(stderr, "melon run: warning: %s\n", res.warning);
+        if (res.warning[0]) {
+            fprintf(stderr, "melon run: warning: %s\n", res.warning);
+            fprintf(stderr, "melon run: the learning rates of %s: %s\n",
+                    cfg->strategy, learning_rate_options(cfg->strategy));
+        }
         if ((cfg->out_json && melon_write_result_json(cfg->out_json, cfg, &res, &err) != 0) ||
             (cfg->per_batch_csv &&
              melon_write_per_batch_csv(cfg->per_batch_csv, &res, &err) != 0)) {
