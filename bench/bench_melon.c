@@ -15,6 +15,8 @@
 #include "melon/stats.h"
 #include "melon/runner.h"
 
+#include "bench_stream.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,8 +126,7 @@ static double load_average(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *env = getenv("MELON_BENCH_DATA");
-    const char *path = env ? env : MELON_SHARED_DATA "/ml-100k/u.data.gz";
+    const char *path = bench_data_path(NULL);
     int runs = 5, epochs = 1, threads = 2, widths[MAX_WIDTHS] = {20}, n_widths = 1;
     const char *models = "bpr,ncf";
     for (int a = 1; a + 1 < argc; a += 2) {
@@ -146,20 +147,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     melon_config cfg;
-    melon_config_default(&cfg);
-    cfg.data_files[0] = path;
-    cfg.n_data_files = 1;
-    cfg.dataset_name = "bench";
-    cfg.epochs = epochs;
-    cfg.threads = threads;
-    cfg.progress = 0;
-    cfg.quiet = 1;
     melon_stream stream;
-    melon_err err = {{0}};
-    if (melon_stream_load(&stream, cfg.data_files, 1, &cfg.load, &err) != 0) {
-        fprintf(stderr, "bench_melon: %s\n", err.msg);
+    if (bench_open_stream(&cfg, path, epochs, threads, &stream, "bench_melon") != 0)
         return 1;
-    }
     /* the history graph: every interaction on both sides, id and position */
     double history_mb = (double)stream.n * 2.0 * (sizeof(int32_t) + sizeof(uint32_t)) / 1e6;
     printf("MeLON per online batch (meta step + update), %s: %zu interactions, "

@@ -15,6 +15,7 @@
 #include "melon/stats.h"
 #include "melon/strategy.h"
 
+#include "bench_stream.h"
 #include "strategy_floors.h"
 
 #include <stdio.h>
@@ -53,27 +54,15 @@ static double time_strategy(melon_config *cfg, const melon_stream *stream,
 }
 
 int main(int argc, char **argv) {
-    const char *env = getenv("MELON_BENCH_DATA");
-    const char *path = argc > 1 && argv[1][0] ? argv[1]
-                       : env    ? env
-                                : MELON_SHARED_DATA "/ml-100k/u.data.gz";
+    const char *path = bench_data_path(argc > 1 ? argv[1] : NULL);
     int runs = argc > 2 ? atoi(argv[2]) : 5;
     if (runs < 1 || runs > MAX_RUNS) runs = 5;
     const char *only = argc > 3 ? argv[3] : NULL;
     melon_config cfg;
-    melon_config_default(&cfg);
-    cfg.data_files[0] = path;
-    cfg.n_data_files = 1;
-    cfg.dataset_name = "bench";
-    cfg.epochs = 1;
-    cfg.threads = 2;
-    cfg.progress = 0;
     melon_stream stream;
-    melon_err err = {{0}};
-    if (melon_stream_load(&stream, cfg.data_files, 1, &cfg.load, &err) != 0) {
-        fprintf(stderr, "bench_strategies: %s\n", err.msg);
+    if (bench_open_stream(&cfg, path, 1, 2, &stream, "bench_strategies") != 0)
         return 1;
-    }
+    melon_err err = {{0}};
     printf("Update time per online batch (meta step + update), %s: %zu "
            "interactions, batch %d, d %d, %d threads, 1 pre-training epoch, "
            "median over %d runs of each run's median (mean in brackets)\n\n",

@@ -8,30 +8,20 @@
 #include "melon/runner.h"
 #include "melon/stats.h"
 
+#include "bench_stream.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int main(int argc, char **argv) {
-    const char *env = getenv("MELON_BENCH_DATA");
-    const char *path = argc > 1 ? argv[1]
-                       : env    ? env
-                                : MELON_SHARED_DATA "/ml-100k/u.data.gz";
+    const char *path = bench_data_path(argc > 1 ? argv[1] : NULL);
     int runs = argc > 2 ? atoi(argv[2]) : 5;
     if (runs < 1 || runs > 100) runs = 5;
     melon_config cfg;
-    melon_config_default(&cfg);
-    cfg.data_files[0] = path;
-    cfg.n_data_files = 1;
-    cfg.dataset_name = "bench";
-    cfg.epochs = 1;
-    cfg.progress = 0;
     melon_stream stream;
+    if (bench_open_stream(&cfg, path, 1, 0, &stream, "bench_update") != 0) return 1;
     melon_err err = {{0}};
-    if (melon_stream_load(&stream, cfg.data_files, 1, &cfg.load, &err) != 0) {
-        fprintf(stderr, "bench_update: %s\n", err.msg);
-        return 1;
-    }
     printf("Default fine-tuning, %s: %zu interactions, batch %d, d %d, %d runs, "
            "1 pre-training epoch, threads %s\n",
            path, stream.n, cfg.batch_size, cfg.model_cfg.dim, runs,
