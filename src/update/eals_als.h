@@ -39,6 +39,8 @@ typedef struct {
     float *partner;            /* [K][longest list] the partners' vectors,
                                   transposed, for contiguous factor loops */
     double *old;               /* [K] the vector before its update */
+    double *sx;                /* [K] S x of the node being updated (S^Q
+                                  for a user, S^P for an item) */
 } eals_als;
 
 /* user_cap[u] / item_cap[i]: the most distinct partners each node will

@@ -46,9 +46,10 @@ int eals_als_init(eals_als *a, int32_t n_users, int32_t n_items, int dim,
     a->w_minus_c = melon_alloc(longest * sizeof(double), err);
     a->partner = melon_alloc(longest * (size_t)dim * sizeof(float), err);
     a->old = melon_alloc((size_t)dim * sizeof(double), err);
+    a->sx = melon_alloc((size_t)dim * sizeof(double), err);
     if (!a->user || !a->item || !a->storage_other || !a->storage_weight ||
         !a->c || !a->SP || !a->SQ || !a->pred || !a->w || !a->w_minus_c ||
-        !a->partner || !a->old) {
+        !a->partner || !a->old || !a->sx) {
         eals_als_free(a);
         return -1;
     }
@@ -79,6 +80,7 @@ void eals_als_free(eals_als *a) {
     free(a->w_minus_c);
     free(a->partner);
     free(a->old);
+    free(a->sx);
     memset(a, 0, sizeof *a);
 }
 
@@ -132,17 +134,12 @@ void eals_als_rebuild_caches(eals_als *a) {
         if (a->c[i] != 0.0) add_outer(a->SQ, a->Q + (size_t)i * K, a->c[i], K);
 }
 
-static double dot_rows(const float *x, const float *y, int K) {
-    double acc = 0.0;
-    for (int f = 0; f < K; f++) acc += (double)x[f] * y[f];
-    return acc;
-}
-
 /* Shared by both sides. begin: for node vector x (P_u or Q_i) and its
  * list, gather the partners' vectors from table Y (transposed), their
  * weights w and w - c (c_k of each partner item for a user, c_i for an
  * item: partner_c NULL), the predictions x . y_k, and keep x. */
 static void side_begin(eals_als *a, const float *x, const float *Y,
+                       const double *S,
                        const eals_list *l, const double *partner_c,
                        double node_c) {
     int K = a->dim;
@@ -153,9 +150,28 @@ static void side_begin(eals_als *a, const float *x, const float *Y,
         double c = partner_c ? partner_c[l->other[k]] : node_c;
         a->w[k] = l->weight[k];
         a->w_minus_c[k] = l->weight[k] - c;
-        a->pred[k] = dot_rows(x, y, K);
+    }
+    /* x . y_k for every partner at once: factor by factor over the
+     * transposed partners (each sum still runs f = 0, 1, ...) */
+    double *restrict pred = a->pred;
+    for (int32_t k = 0; k < len; k++) pred[k] = 0.0;
+    for (int f = 0; f < K; f++) {
+        double xf = x[f];
+        const float *restrict y = a->partner + (size_t)f * len;
+#pragma omp simd
+        for (int32_t k = 0; k < len; k++) pred[k] += xf * y[k];
     }
     for (int f = 0; f < K; f++) a->old[f] = x[f];
+    /* S x, kept up to date as the factors change (S is symmetric, so its
+     * column h is its row h) */
+    double *restrict sx = a->sx;
+    for (int g = 0; g < K; g++) sx[g] = 0.0;
+    for (int h = 0; h < K; h++) {
+        double xh = x[h];
+        const double *restrict col = S + (size_t)h * K;
+#pragma omp simd
+        for (int g = 0; g < K; g++) sx[g] += xh * col[g];
+    }
 }
 
 /* The closed-form minimiser along x_f, with the cache S scaled by s_scale
@@ -163,10 +179,9 @@ static void side_begin(eals_als *a, const float *x, const float *Y,
 static void side_factor(eals_als *a, float *x, int32_t len, const double *S,
                         double s_scale, int f) {
     int K = a->dim;
-    double numer = 0.0, denom = 0.0;
-    for (int g = 0; g < K; g++)
-        if (g != f) numer -= (double)x[g] * S[f * K + g];
-    numer *= s_scale;
+    /* -sum_{g != f} x_g S_fg from the kept S x */
+    double numer = -s_scale * (a->sx[f] - S[f * K + f] * (double)x[f]);
+    double denom = 0.0;
     const float *y = a->partner + (size_t)f * len;
     double *pred = a->pred;
     const double *w = a->w, *wc = a->w_minus_c;
@@ -180,7 +195,13 @@ static void side_factor(eals_als *a, float *x, int32_t len, const double *S,
         denom += wc[k] * yk * yk;
     }
     denom += s_scale * S[f * K + f] + a->lambda;
+    double before = x[f];
     x[f] = (float)(numer / denom);
+    double step = (double)x[f] - before;
+    double *restrict sx = a->sx;
+    const double *restrict col = S + (size_t)f * K;
+#pragma omp simd
+    for (int g = 0; g < K; g++) sx[g] += step * col[g];
     double xn = x[f];
 #pragma omp simd
     for (int32_t k = 0; k < len; k++) pred[k] += xn * y[k];
@@ -195,7 +216,7 @@ static void side_end(eals_als *a, const float *x, double *S, double scale) {
 }
 
 void eals_als_user_begin(eals_als *a, int32_t u) {
-    side_begin(a, a->P + (size_t)u * a->dim, a->Q, &a->user[u], a->c, 0.0);
+    side_begin(a, a->P + (size_t)u * a->dim, a->Q, a->SQ, &a->user[u], a->c, 0.0);
 }
 void eals_als_user_factor(eals_als *a, int32_t u, int f) {
     side_factor(a, a->P + (size_t)u * a->dim, a->user[u].len, a->SQ, 1.0, f);
@@ -204,7 +225,7 @@ void eals_als_user_end(eals_als *a, int32_t u) {
     side_end(a, a->P + (size_t)u * a->dim, a->SP, 1.0);
 }
 void eals_als_item_begin(eals_als *a, int32_t i) {
-    side_begin(a, a->Q + (size_t)i * a->dim, a->P, &a->item[i], NULL, a->c[i]);
+    side_begin(a, a->Q + (size_t)i * a->dim, a->P, a->SP, &a->item[i], NULL, a->c[i]);
 }
 void eals_als_item_factor(eals_als *a, int32_t i, int f) {
     side_factor(a, a->Q + (size_t)i * a->dim, a->item[i].len, a->SP, a->c[i], f);
