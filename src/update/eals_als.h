@@ -68,7 +68,7 @@ void eals_als_update_user(eals_als *a, int32_t u);
 void eals_als_update_item(eals_als *a, int32_t i);
 
 /* One factor of a user's (item's) update, for tests: begin fills the
- * prediction cache, factor minimises J along P[u][f] (Q[i][f]), end
+ * prediction cache and S x, factor minimises J along P[u][f] (Q[i][f]), end
  * refreshes the cache of that side. update_user = begin, every factor,
  * end. */
 void eals_als_user_begin(eals_als *a, int32_t u);

@@ -137,7 +137,8 @@ void eals_als_rebuild_caches(eals_als *a) {
 /* Shared by both sides. begin: for node vector x (P_u or Q_i) and its
  * list, gather the partners' vectors from table Y (transposed), their
  * weights w and w - c (c_k of each partner item for a user, c_i for an
- * item: partner_c NULL), the predictions x . y_k, and keep x. */
+ * item: partner_c NULL), the predictions x . y_k and S x (S the other
+ * side's cache), and keep x. */
 static void side_begin(eals_als *a, const float *x, const float *Y,
                        const double *S,
                        const eals_list *l, const double *partner_c,
