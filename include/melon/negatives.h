@@ -23,6 +23,9 @@ typedef struct {
     int32_t n_users;
     int32_t n_items;
     int32_t *user_distinct;  /* [n_users] distinct items per user, overall */
+    size_t *user_start;      /* [n_users + 1] where each user's distinct
+                                items start in user_items */
+    int32_t *user_items;     /* [n_pairs] every user's distinct items */
     const melon_stream *stream; /* borrowed (must outlive the index): for
                                    messages naming original user ids */
 } melon_pair_index;

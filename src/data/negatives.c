@@ -32,7 +32,35 @@ void melon_pair_index_free(melon_pair_index *index) {
     free(index->keys);
     free(index->first_pos);
     free(index->user_distinct);
+    free(index->user_start);
+    free(index->user_items);
     memset(index, 0, sizeof *index);
+}
+
+/* Every user's distinct items, in order of first interaction. */
+static int user_lists(melon_pair_index *index, const melon_stream *stream,
+                      melon_err *err) {
+    size_t n_users = (size_t)(index->n_users > 0 ? index->n_users : 0);
+    index->user_start = melon_calloc(n_users + 1, sizeof *index->user_start, err);
+    index->user_items = melon_alloc((index->n_pairs ? index->n_pairs : 1) *
+                                        sizeof *index->user_items, err);
+    if (!index->user_start || !index->user_items) {
+        melon_pair_index_free(index);
+        return -1;
+    }
+    for (size_t u = 0; u < n_users; u++)
+        index->user_start[u + 1] = index->user_start[u] + (size_t)index->user_distinct[u];
+    size_t *next = melon_alloc((n_users ? n_users : 1) * sizeof *next, err);
+    if (!next) {
+        melon_pair_index_free(index);
+        return -1;
+    }
+    memcpy(next, index->user_start, n_users * sizeof *next);
+    for (size_t p = 0; p < stream->n; p++)
+        if (melon_pair_first(index, stream->user[p], stream->item[p]) == p)
+            index->user_items[next[stream->user[p]]++] = stream->item[p];
+    free(next);
+    return 0;
 }
 
 int melon_pair_index_build(melon_pair_index *index, const melon_stream *stream,
@@ -78,7 +106,7 @@ int melon_pair_index_build(melon_pair_index *index, const melon_stream *stream,
         index->n_pairs++;
         index->user_distinct[user]++;
     }
-    return 0;
+    return user_lists(index, stream, err);
 }
 
 uint32_t melon_pair_first(const melon_pair_index *index, int32_t user,
@@ -120,14 +148,28 @@ int32_t melon_sample_train_negative(const melon_pair_index *index,
     return -1; /* not reached */
 }
 
+/* Marks of the items, one tag per user being sampled: the user's own
+ * items and the negatives chosen so far carry the tag. */
+typedef struct {
+    uint32_t *mark;  /* [n_items] */
+    uint32_t tag;
+} eval_marks;
+
+static void mark_user_items(const melon_pair_index *index, eval_marks *m,
+                            int32_t user) {
+    m->tag++;
+    for (size_t a = index->user_start[user]; a < index->user_start[user + 1]; a++)
+        m->mark[index->user_items[a]] = m->tag;
+}
+
 /* 99 distinct items from the user's never-interacted list, uniformly, by a
  * partial Fisher-Yates shuffle of the full list. */
 static void eval_by_enumeration(const melon_pair_index *index, melon_rng *rng,
-                                int32_t user, int32_t *scratch, int32_t *out) {
+                                const eval_marks *m, int32_t *scratch,
+                                int32_t *out) {
     uint32_t n_free = 0;
     for (int32_t item = 0; item < index->n_items; item++)
-        if (melon_pair_first(index, user, item) == NO_POSITION)
-            scratch[n_free++] = item;
+        if (m->mark[item] != m->tag) scratch[n_free++] = item;
     for (uint32_t t = 0; t < MELON_EVAL_NEGATIVES; t++) {
         uint32_t r = t + melon_rng_below(rng, n_free - t);
         int32_t chosen = scratch[r];
@@ -138,20 +180,19 @@ static void eval_by_enumeration(const melon_pair_index *index, melon_rng *rng,
 }
 
 /* Rejection sampling of 99 distinct never-interacted items; 0 when done,
- * -1 when it ran out of tries (the caller then enumerates). */
+ * -1 when it ran out of tries (the caller then enumerates, after clearing
+ * the marks of the items chosen here). */
 static int eval_by_rejection(const melon_pair_index *index, melon_rng *rng,
-                             int32_t user, int32_t *out) {
+                             eval_marks *m, int32_t *out) {
     int n_chosen = 0;
     for (int t = 0; t < EVAL_REJECTION_TRIES; t++) {
         int32_t item = (int32_t)melon_rng_below(rng, (uint32_t)index->n_items);
-        if (melon_pair_first(index, user, item) != NO_POSITION) continue;
-        int repeated = 0;
-        for (int c = 0; c < n_chosen && !repeated; c++)
-            repeated = out[c] == item;
-        if (repeated) continue;
+        if (m->mark[item] == m->tag) continue; /* the user's, or chosen */
+        m->mark[item] = m->tag;
         out[n_chosen++] = item;
         if (n_chosen == MELON_EVAL_NEGATIVES) return 0;
     }
+    for (int c = 0; c < n_chosen; c++) m->mark[out[c]] = 0;
     return -1;
 }
 
@@ -170,11 +211,15 @@ int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
                                 int32_t *out, melon_err *err) {
     int32_t n_items = index->n_items;
     int32_t *scratch = NULL;
+    eval_marks marks = {melon_calloc((size_t)(n_items > 0 ? n_items : 1),
+                                     sizeof(uint32_t), err), 0};
+    if (!marks.mark) return -1;
     for (size_t k = 0; k < n; k++) {
         int32_t user = users[k];
         int32_t *chosen = out + k * MELON_EVAL_NEGATIVES;
         if (user < 0 || user >= index->n_users) {
             free(scratch);
+            free(marks.mark);
             return melon_fail(err, "evaluation negatives: user %d outside "
                                    "0..%d", user, index->n_users - 1);
         }
@@ -182,6 +227,7 @@ int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
         if (n_free < MELON_EVAL_NEGATIVES) {
             char buf[32];
             free(scratch);
+            free(marks.mark);
             return melon_fail(err,
                               "user '%s' interacts with %d of the %d items, "
                               "leaving %lld never interacted with: fewer "
@@ -194,14 +240,19 @@ int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
         melon_rng_seed_stream(&rng, seed, batch * EVAL_STREAM_STRIDE + k);
         int few_free = n_free < 4 * MELON_EVAL_NEGATIVES ||
                        4 * n_free < (int64_t)n_items;
-        if (!few_free && eval_by_rejection(index, &rng, user, chosen) == 0)
+        mark_user_items(index, &marks, user);
+        if (!few_free && eval_by_rejection(index, &rng, &marks, chosen) == 0)
             continue;
         if (!scratch) {
             scratch = melon_alloc((size_t)n_items * sizeof *scratch, err);
-            if (!scratch) return -1;
+            if (!scratch) {
+                free(marks.mark);
+                return -1;
+            }
         }
-        eval_by_enumeration(index, &rng, user, scratch, chosen);
+        eval_by_enumeration(index, &rng, &marks, scratch, chosen);
     }
     free(scratch);
+    free(marks.mark);
     return 0;
 }
