@@ -6,25 +6,20 @@ fewer than the most any cell has, and the best mean of each column in bold.
 
 usage: metric_matrix.py RESULTS_DIR [METRIC]   (default metric: HR@10)
 """
-import json
-import os
 import sys
 from collections import defaultdict
+
+from result_files import results
 
 
 def main(argv):
     top = argv[0]
     metric = argv[1] if len(argv) > 1 else "HR@10"
     cells = defaultdict(list)
-    for root, _, files in os.walk(top):
-        for name in files:
-            if not name.endswith(".json"):
-                continue
-            with open(os.path.join(root, name)) as f:
-                r = json.load(f)
-            s = r["settings"]
-            column = (r["dataset"]["name"], s["model"])
-            cells[(s.get("label", s["strategy"]), column)].append(r["metrics"][metric])
+    for r in results([top]):
+        s = r["settings"]
+        column = (r["dataset"]["name"], s["model"])
+        cells[(s.get("label", s["strategy"]), column)].append(r["metrics"][metric])
     columns = sorted({c for _, c in cells})
     order = {"default": 0, "eals": 1, "mwnet": 2, "metasgd": 3, "s2meta": 4, "sml": 5,
              "melon-i": 6, "melon-p": 7, "melon": 8, "melon-official": 9}

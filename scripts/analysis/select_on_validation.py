@@ -11,26 +11,20 @@ results are ignored. A family gathers the labels equal to one of its
 prefixes or starting with PREFIX-. Prints one line per dataset, model and
 family: DATASET MODEL FAMILY LABEL EPOCHS MEAN_HR@10 SEEDS.
 """
-import json
-import os
 import sys
 from collections import defaultdict
+
+from result_files import results
 
 
 def load(dirs):
     runs = defaultdict(list)
-    for top in dirs:
-        for root, _, files in os.walk(top):
-            for name in files:
-                if not name.endswith(".json"):
-                    continue
-                with open(os.path.join(root, name)) as f:
-                    r = json.load(f)
-                s = r["settings"]
-                if not s.get("validation"):
-                    continue  # a test-stream run: never used to select
-                key = (r["dataset"]["name"], s["model"], s.get("label", s["strategy"]), s["epochs"])
-                runs[key].append(r["metrics"]["HR@10"])
+    for r in results(dirs):
+        s = r["settings"]
+        if not s.get("validation"):
+            continue  # a test-stream run: never used to select
+        key = (r["dataset"]["name"], s["model"], s.get("label", s["strategy"]), s["epochs"])
+        runs[key].append(r["metrics"]["HR@10"])
     return runs
 
 
