@@ -117,6 +117,7 @@ typedef struct {
     float *f1, *f2, *g1, *g2;   /* [h][5d], [d][h] and their gradients */
     float *z2, *a3, *d3, *d2;   /* [cap][5d], [cap][h], [cap][h], [cap][5d] */
     float *out;                 /* [cap][d] */
+    double flops;               /* of the passes so far (2 per multiply-add) */
 } floor_dense;
 
 static float *floor_filled(size_t n) {
@@ -151,6 +152,8 @@ static void floor_dense_free(floor_dense *f) {
 static void floor_dense_pass(floor_dense *f, int R, int backward, int weights) {
     int d = f->d, h = f->h, wide = 5 * d;
     if (R <= 0) return;
+    /* F1 and F2 once forward or back to the input, twice with weights */
+    f->flops += 2.0 * R * ((double)wide * h + (double)h * d) * (backward && weights ? 2 : 1);
     if (!backward) {
         melon_linear_forward(R, wide, h, f->z2, wide, f->f1, wide, f->a3, h);
         melon_linear_forward(R, h, d, f->a3, h, f->f2, h, f->out, d);
@@ -175,16 +178,6 @@ static void floor_sml_batch(floor_dense *f, const floor_rows *r) {
         floor_dense_pass(f, rows, 1, 0);
         floor_dense_pass(f, rows, 0, 0);                     /* deploy */
     }
-}
-
-/* Floating-point operations of those products (2 per multiply-add). */
-static double floor_sml_flops(int d, int h, const floor_rows *r) {
-    double per_row = 2.0 * (5.0 * d * h + (double)h * d); /* one product each layer */
-    double passes = 0.0;
-    for (int side = 0; side < 2; side++)
-        passes += r->kept[side] * (1 + 2) + r->previous[side] +
-                  r->rows[side] * (1 + 1 + 1);
-    return per_row * passes;
 }
 
 /* The activations of n coordinate steps of a MetaLSTM of width H, split
@@ -240,7 +233,9 @@ static int print_strategy_floors(const melon_config *cfg, const melon_stream *s,
         return melon_fail(err, "out of memory for the floors");
     }
     double sml_floor, s2meta_floor;
-    floor_sml_batch(&f, &r); /* warm-up */
+    f.flops = 0.0;
+    floor_sml_batch(&f, &r); /* warm-up, and its count of operations */
+    double sml_flops = f.flops;
     FLOOR_TIME(sml_floor, 31, floor_sml_batch(&f, &r));
     floor_s2meta_batch(coords, H, in, out);
     FLOOR_TIME(s2meta_floor, 31, floor_s2meta_batch(coords, H, in, out));
@@ -254,7 +249,7 @@ static int print_strategy_floors(const melon_config *cfg, const melon_stream *s,
         {"sml", "", sml_floor, sml_ms}, {"s2meta", "", s2meta_floor, s2meta_ms}};
     snprintf(rows[0].what, sizeof rows[0].what,
              "transfer matrix products alone (%.2f GFLOP)",
-             1e-9 * floor_sml_flops(d, h, &r));
+             1e-9 * sml_flops);
     snprintf(rows[1].what, sizeof rows[1].what,
              "MetaLSTM activations alone (%d per step, %d steps)", 5 * H + 2, coords);
     for (int k = 0; k < 2; k++) {

@@ -198,20 +198,21 @@ int melon_run_option_arity(const char *name) {
     return -1;
 }
 
-/* The options that set a strategy's learning rates, for the hint after a
- * divergence warning. */
-static const char *learning_rate_options(const char *strategy) {
-    static const struct { const char *prefix, *options; } hints[] = {
-        {"melon", "--melon-meta-lr, --melon-rate-scale (paper form)"},
-        {"mwnet", "--mwnet-meta-lr, --mwnet-trial-lr, --lr"},
-        {"metasgd", "--metasgd-meta-lr"},
-        {"s2meta", "--s2meta-meta-lr"},
-        {"sml", "--sml-transfer-lr, --sml-lr"},
-    };
-    for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++)
-        if (strncmp(strategy, hints[k].prefix, strlen(hints[k].prefix)) == 0)
-            return hints[k].options;
-    return "--lr";
+/* After a divergence warning: the options of the strategy's family (the
+ * name up to its first '-') that set a learning rate ("...-lr"), read from
+ * the option table; --lr when it has none. */
+static void print_learning_rate_options(const option_spec *specs,
+                                        const char *strategy) {
+    size_t family = strcspn(strategy, "-");
+    int any = 0;
+    fprintf(stderr, "melon run: the learning rates of %s:", strategy);
+    for (const option_spec *o = specs; o->name; o++) {
+        size_t len = strlen(o->name);
+        if (strncmp(o->name, strategy, family) == 0 && o->name[family] == '-' &&
+            len >= 3 && strcmp(o->name + len - 3, "-lr") == 0)
+            fprintf(stderr, "%s --%s", any++ ? "," : "", o->name);
+    }
+    fprintf(stderr, "%s\n", any ? "" : " --lr");
 }
 
 int melon_cmd_run(int argc, char **argv) {
@@ -262,8 +263,7 @@ int melon_cmd_run(int argc, char **argv) {
         if (!cfg->quiet) melon_print_result_table(stdout, cfg, &res);
         if (res.warning[0]) {
             fprintf(stderr, "melon run: warning: %s\n", res.warning);
-            fprintf(stderr, "melon run: the learning rates of %s: %s\n",
-                    cfg->strategy, learning_rate_options(cfg->strategy));
+            print_learning_rate_options(specs, cfg->strategy);
         }
         if ((cfg->out_json && melon_write_result_json(cfg->out_json, cfg, &res, &err) != 0) ||
             (cfg->per_batch_csv &&

@@ -74,14 +74,17 @@ static double *number_array(const cJSON *obj, const char *key, size_t *n) {
     return v;
 }
 
-/* The run's divergence warning: as written by the run, else judged from
- * its losses (results written before runs said so); NULL when none, and
- * always for popularity, which has no loss to descend. */
+/* The run's divergence warning, NULL when none: as the run wrote it, or,
+ * in result files from before runs wrote one, judged from their losses
+ * (never for popularity, which has no loss to descend). */
 static char *diverged_why(const cJSON *root, const cJSON *per_batch,
                           const char *strategy) {
     char *written = get_string(root, "warning");
-    if (written && written[0]) return written;
-    free(written);
+    if (written) {
+        if (written[0]) return written;
+        free(written);
+        return NULL;
+    }
     char *model = get_string(get(root, "settings"), "model");
     int pop = model && strcmp(model, "pop") == 0;
     free(model);
