@@ -213,6 +213,13 @@ static void test_score_matches_forward_backward(void **state) {
         assert_float_equal(g.loss[r], melon_softplus(-(s[0] - s[1])), 1e-7);
         assert_float_equal(g.kappa[r], melon_sigmoid(-(s[0] - s[1])), 1e-7);
     }
+    /* the loss without gradients is the forward pass's mean loss */
+    int32_t lu[2 * N_TINY], li[2 * N_TINY];
+    float ls[2 * N_TINY];
+    double mean = 0.0;
+    for (int r = 0; r < N_TINY; r++) mean += g.loss[r] / (double)N_TINY;
+    assert_float_equal(melon_model_mean_loss(&m, tiny_triples, N_TINY, lu, li, ls),
+                       mean, 1e-7);
     /* Every (user, item) at once, in one call. */
     int32_t users[35], items[35];
     float s[35];

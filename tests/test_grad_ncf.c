@@ -223,9 +223,11 @@ static void test_score_matches_forward_backward(void **state) {
     assert_int_equal(melon_grads_init(&g, &m, 2, &err), 0);
     ref_model ref;
     ref_init(&ref, &m, ncf_ref_score);
+    double mean = 0.0; /* of the forward pass's losses */
     for (int r = 0; r < N_TINY; r++) {
         const melon_triple *tr = &tiny_triples[r];
         m.ops->forward_backward(&m, tr, 1, &g);
+        mean += g.loss[0] / (double)N_TINY;
         int32_t users[2] = {tr->user, tr->user};
         int32_t items[2] = {tr->item, tr->negative};
         float s[2];
@@ -235,6 +237,11 @@ static void test_score_matches_forward_backward(void **state) {
         assert_float_equal(g.loss[0], melon_softplus(-(s[0] - s[1])), 1e-6);
         assert_float_equal(g.kappa[0], melon_sigmoid(-(s[0] - s[1])), 1e-6);
     }
+    /* the loss without gradients is the forward pass's mean loss */
+    int32_t lu[2 * N_TINY], li[2 * N_TINY];
+    float ls[2 * N_TINY];
+    assert_float_equal(melon_model_mean_loss(&m, tiny_triples, N_TINY, lu, li, ls),
+                       mean, 1e-6);
     int32_t users[35], items[35];
     float s[35], single;
     for (int p = 0; p < 35; p++) users[p] = p / 7, items[p] = 6 - p % 7;

@@ -111,6 +111,13 @@ int melon_model_create(melon_model *m, const char *name, int32_t n_users,
 void melon_model_free(melon_model *m);
 int melon_model_has_parameters(const melon_model *m);
 
+/* The mean BPR loss softplus(-(s(u, i) - s(u, j))) of n triples at the
+ * current values, through the model's score alone (no gradients; the same
+ * loss forward_backward reports). users, items and scores hold 2n each. */
+double melon_model_mean_loss(melon_model *m, const melon_triple *triples,
+                             int n, int32_t *users, int32_t *items,
+                             float *scores);
+
 /* Row a slot of table tensor `t` looks up for column c of a triple. */
 static inline int32_t melon_slot_row(const melon_tensor *t,
                                      const melon_triple *tr, int c) {

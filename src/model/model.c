@@ -5,6 +5,7 @@
 #include "melon/nn.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,21 @@ void melon_model_free(melon_model *m) {
 
 int melon_model_has_parameters(const melon_model *m) {
     return m->n_tensors > 0;
+}
+
+double melon_model_mean_loss(melon_model *m, const melon_triple *triples,
+                             int n, int32_t *users, int32_t *items,
+                             float *scores) {
+    if (n <= 0) return NAN;
+    for (int r = 0; r < n; r++) {
+        users[2 * r] = users[2 * r + 1] = triples[r].user;
+        items[2 * r] = triples[r].item;
+        items[2 * r + 1] = triples[r].negative;
+    }
+    m->ops->score(m, users, items, 2 * (size_t)n, scores);
+    double sum = 0.0;
+    for (int r = 0; r < n; r++) sum += melon_softplus(-(scores[2 * r] - scores[2 * r + 1]));
+    return sum / n;
 }
 
 int melon_model_add_tensor(melon_model *m, const char *name,

@@ -181,8 +181,9 @@ double s2meta_meta_gradient(s2meta_state *st, melon_context *ctx,
                 break;
             }
             /* the query loss before this step (a constant of the reward) */
-            m->ops->forward_backward(m, query, n_query, &st->slots);
-            st->step_query_loss[s] = melon_mean_loss(&st->slots);
+            st->step_query_loss[s] =
+                melon_model_mean_loss(m, query, n_query, st->loss_users,
+                                      st->loss_items, st->loss_scores);
         }
         st->loss_rho[s] = loss_rho1(loss);
         s2meta_step_set(st, m, &st->trial_set, g, st->loss_rho[s],
@@ -337,6 +338,9 @@ static void s2meta_free(melon_strategy *s) {
     }
     free(st->record);
     free(st->work_state);
+    free(st->loss_users);
+    free(st->loss_items);
+    free(st->loss_scores);
     free(st->carry);
     free(st->kept);
     free(st->kept_memory);
@@ -562,6 +566,10 @@ int melon_s2meta_create(melon_strategy *s, melon_model *model,
             goto fail;
         s2meta_stop_init(&st->stop_layout, p, &rng);
         melon_rng_seed_stream(&st->stop_rng, cfg->seed, S2META_STOP_STREAM);
+        st->loss_users = melon_alloc(2 * (size_t)n * sizeof(int32_t), err);
+        st->loss_items = melon_alloc(2 * (size_t)n * sizeof(int32_t), err);
+        st->loss_scores = melon_alloc(2 * (size_t)n * sizeof(float), err);
+        if (!st->loss_users || !st->loss_items || !st->loss_scores) goto fail;
     }
     if (melon_meta_trial_init(&st->trial, model, n, err) != 0 ||
         (st->cfg.meta_data == MELON_META_NEXT_BATCH &&

@@ -111,6 +111,8 @@ typedef struct {
     melon_rng stop_rng;
     double step_query_loss[S2META_MAX_STEPS];
     double advantage[S2META_MAX_STEPS];
+    int32_t *loss_users, *loss_items; /* [2 batch] pairs of the query loss */
+    float *loss_scores;               /* [2 batch] */
 } s2meta_state;
 
 /* With the frame's support set already run (melon_meta_trial_support*):
