@@ -30,7 +30,7 @@
 #include "melon/stats.h"
 #include "melon/stream.h"
 
-#include "../src/update/s2meta_sml_math.h"
+#include "update/s2meta_sml_math.h"
 
 #include <math.h>
 #include <omp.h>

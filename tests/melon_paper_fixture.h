@@ -7,7 +7,7 @@
 
 #include "test_support.h"
 
-#include "../src/update/melon_paper.h"
+#include "update/melon_paper/melon_paper.h"
 #include "melon/config.h"
 #include "melon/history.h"
 #include "melon/negatives.h"

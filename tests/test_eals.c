@@ -8,7 +8,7 @@
  * and refuses NCF. */
 #include "meta_reference.h"
 
-#include "../src/update/eals_als.h"
+#include "update/eals/eals_als.h"
 #include "melon/support.h"
 
 #define BATCH 8

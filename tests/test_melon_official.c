@@ -16,7 +16,7 @@
  *   - bad settings. */
 #include "test_melon_official_fixture.h"
 
-#include "../src/update/melon_official_math.h"
+#include "update/melon_official/melon_official_math.h"
 
 #include <float.h>
 #include <omp.h>

@@ -10,8 +10,8 @@
 
 #include "test_support.h"
 
-#include "../src/update/melon_official.h"
-#include "../src/update/update_internal.h"
+#include "update/melon_official/melon_official.h"
+#include "update/update_internal.h"
 #include "melon/config.h"
 #include "melon/negatives.h"
 

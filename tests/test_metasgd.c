@@ -7,7 +7,7 @@
  * along rows; lazy versus dense Adam on alpha; runs through the runner. */
 #include "meta_reference.h"
 
-#include "../src/update/metasgd.h"
+#include "update/metasgd/metasgd.h"
 
 static const melon_triple support_set[] = {
     {0, 1, 2}, {1, 3, 0}, {2, 3, 4}, {3, 5, 6}, {4, 1, 0},

@@ -2,9 +2,9 @@
  * literals rewritten as JSON, and the top-level values of a JSON record. */
 #include "test_support.h"
 
-#include "../src/data/civil_time.h"
-#include "../src/data/json_record.h"
-#include "../src/data/loose_json.h"
+#include "data/civil_time.h"
+#include "data/json_record.h"
+#include "data/loose_json.h"
 #include "melon/stream_stats.h"
 
 #include <string.h>

@@ -6,8 +6,8 @@
  * remembered it falls back to the last-batch support set. */
 #include "meta_reference.h"
 
-#include "../src/update/metasgd.h"
-#include "../src/update/mwnet.h"
+#include "update/metasgd/metasgd.h"
+#include "update/mwnet/mwnet.h"
 #include "melon/meta_trial.h"
 #include "melon/support.h"
 

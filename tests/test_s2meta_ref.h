@@ -17,7 +17,7 @@
 
 #include "meta_reference.h"
 
-#include "../src/update/s2meta.h"
+#include "update/s2meta/s2meta.h"
 
 #define S2_MAX_H 32
 

@@ -4,7 +4,7 @@
  * preprocessing against nn.h's reference. */
 #include "support/test_support.h"
 
-#include "../src/update/s2meta_sml_math.h"
+#include "update/s2meta_sml_math.h"
 #include "melon/nn.h"
 
 #include <math.h>

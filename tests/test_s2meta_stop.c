@@ -8,7 +8,7 @@
  *   - the initialisation. */
 #include "support/test_support.h"
 
-#include "../src/update/s2meta_stop.h"
+#include "update/s2meta/s2meta_stop.h"
 
 #include <math.h>
 #include <stdlib.h>

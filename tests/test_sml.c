@@ -8,7 +8,7 @@
  * the refusal on NCF, and the state file. */
 #include "meta_reference.h"
 
-#include "../src/update/sml.h"
+#include "update/sml/sml.h"
 
 #define BATCH 8
 #define TEST_HIDDEN 12

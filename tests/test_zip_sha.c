@@ -3,7 +3,7 @@
  * purpose; resolving catalog names in an empty and a filled cache. */
 #include "test_support.h"
 
-#include "melon/fetch.h"
+#include "fetch/fetch.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #include "bench_grid.h"
 #include "cli.h"
 
-#include "melon/fetch.h"
+#include "fetch/fetch.h"
 #include "melon/strategy.h"
 
 #include <errno.h>

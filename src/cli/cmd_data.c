@@ -2,7 +2,7 @@
  * caches one, `list` shows the catalog and what is cached, `path` prints
  * where a fetched dataset is; `stats` (cmd_data_stats.c) describes files. */
 #include "cli.h"
-#include "melon/fetch.h"
+#include "fetch/fetch.h"
 
 #include <stdarg.h>
 #include <stdio.h>

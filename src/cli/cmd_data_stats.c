@@ -3,7 +3,7 @@
 #include "cli.h"
 #include "options.h"
 
-#include "melon/fetch.h"
+#include "fetch/fetch.h"
 #include "melon/stream.h"
 #include "melon/stream_stats.h"
 

@@ -5,7 +5,7 @@
 #include "strategy_options.h"
 
 #include "melon/config.h"
-#include "melon/fetch.h"
+#include "fetch/fetch.h"
 #include "melon/runner.h"
 #include "melon/strategy.h"
 

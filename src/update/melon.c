@@ -4,7 +4,7 @@
  * melon_paper*.c) or the authors' code's (A.3-A.6, melon_official*.c). */
 #include "update_internal.h"
 
-#include "melon_paper.h"
+#include "update/melon_paper/melon_paper.h"
 
 static int create_variant(melon_strategy *s, melon_model *m,
                           const melon_config *cfg, melon_ablation ablation,

@@ -6,7 +6,7 @@
 #ifndef MELON_UPDATE_METASGD_H
 #define MELON_UPDATE_METASGD_H
 
-#include "update_internal.h"
+#include "update/update_internal.h"
 
 #include "melon/meta_params.h"
 #include "melon/meta_trial.h"

@@ -14,7 +14,7 @@
  * are always computed whole. */
 #include "s2meta.h"
 
-#include "s2meta_sml_math.h"
+#include "update/s2meta_sml_math.h"
 
 #include <math.h>
 #include <omp.h>

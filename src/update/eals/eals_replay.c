@@ -4,7 +4,7 @@
  *   L = (w_new sum_{x in B_t} l_x + sum_{s in S_t} l_s) / (w_new n + |S_t|),
  * which keeps eALS's contrast between new (w_new) and old (weight 1)
  * positives and, unlike a uniform loss scale, matters under Adam. */
-#include "update_internal.h"
+#include "update/update_internal.h"
 
 #include "melon/support.h"
 

@@ -13,7 +13,7 @@
 #ifndef MELON_UPDATE_S2META_H
 #define MELON_UPDATE_S2META_H
 
-#include "update_internal.h"
+#include "update/update_internal.h"
 
 #include "melon/meta_params.h"
 #include "melon/meta_trial.h"

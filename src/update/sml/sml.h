@@ -20,7 +20,7 @@
 #ifndef MELON_UPDATE_SML_H
 #define MELON_UPDATE_SML_H
 
-#include "update_internal.h"
+#include "update/update_internal.h"
 
 #include "melon/meta_params.h"
 #include "sml_transfer.h"

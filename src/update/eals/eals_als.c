@@ -16,7 +16,7 @@
  * Online (after the batch is evaluated): each interaction of the batch in
  * stream order gets w_ui = --eals-weight, then --eals-online-iters times
  * its user and then its item are updated (MF_fastALS.updateModel). */
-#include "update_internal.h"
+#include "update/update_internal.h"
 
 #include "eals_als.h"
 #include "melon/history.h"

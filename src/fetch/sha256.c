@@ -1,6 +1,6 @@
 /* SHA-256 and MD5 of memory blocks and files, through OpenSSL's EVP
  * interface. */
-#include "melon/fetch.h"
+#include "fetch.h"
 
 #include <errno.h>
 #include <openssl/evp.h>

@@ -5,7 +5,7 @@
  * central directory is trusted for sizes and CRC, so members written with a
  * data descriptor work as well. */
 #define _FILE_OFFSET_BITS 64
-#include "melon/fetch.h"
+#include "fetch.h"
 
 #include <errno.h>
 #include <stdarg.h>

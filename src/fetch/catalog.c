@@ -3,7 +3,7 @@
  * interaction log, its size and SHA-256 (or none, when no checksum is known
  * for certain), the publisher's MD5 of the download when there is one, its
  * layout and its terms. */
-#include "melon/fetch.h"
+#include "fetch.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -25,7 +25,7 @@
 #ifndef MELON_UPDATE_MELON_PAPER_H
 #define MELON_UPDATE_MELON_PAPER_H
 
-#include "update_internal.h"
+#include "update/update_internal.h"
 
 #include "melon/attention.h"
 #include "melon/lr_matrix.h"

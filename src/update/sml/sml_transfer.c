@@ -3,7 +3,7 @@
 #include "sml_transfer.h"
 
 #include "melon/nn.h"
-#include "s2meta_sml_math.h"
+#include "update/s2meta_sml_math.h"
 
 #include <math.h>
 #include <omp.h>

@@ -4,7 +4,7 @@
  * beside the final file, so the rename is atomic and a failure leaves
  * nothing behind. */
 #define _FILE_OFFSET_BITS 64
-#include "melon/fetch.h"
+#include "fetch.h"
 
 #include <curl/curl.h>
 #include <dirent.h>

@@ -3,7 +3,7 @@
  * Default's step scaled by w_new (W_{x,.} = w_new eta / n, paper Eq. 3).
  * Adam is invariant to a uniform loss scale, so with Adam the learning rate
  * is multiplied by w_new; with SGD the loss is (so L2 is not scaled). */
-#include "update_internal.h"
+#include "update/update_internal.h"
 
 #include <stdlib.h>
 

@@ -4,7 +4,7 @@
 #include "s2meta_lstm.h"
 
 #include "melon/nn.h"
-#include "s2meta_sml_math.h"
+#include "update/s2meta_sml_math.h"
 
 #include <math.h>
 #include <string.h>

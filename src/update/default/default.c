@@ -1,6 +1,6 @@
 /* Default fine-tuning (MeLON paper, Eq. 1): one optimiser step per batch on
  * the mean BPR loss of its triples. */
-#include "update_internal.h"
+#include "update/update_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

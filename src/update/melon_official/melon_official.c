@@ -18,7 +18,7 @@
  * is computed from Theta_t). With --melon-meta-data next-batch the support
  * set is the previous batch on its stored values (section 2), its
  * neighbours taken before that batch. */
-#include "update_internal.h"
+#include "update/update_internal.h"
 
 #include "melon/lr_matrix.h"
 #include "melon/meta_trial.h"
