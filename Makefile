@@ -1,5 +1,5 @@
 # Thin front over CMake. `make` builds build/melon; `make test` runs every
-# test (a short fuzzing run of the parser, the AddressSanitizer +
+# test (short fuzzing runs of the stream loader and the request parser, the AddressSanitizer +
 # UndefinedBehaviorSanitizer build, then the release build); `make demo`
 # runs the main job.
 JOBS ?= $(shell nproc)
@@ -31,8 +31,9 @@ test-sanitize: deps
 test-fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMELON_FUZZ=ON \
 	  -DMELON_NATIVE=OFF $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_parse
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_parse fuzz_events
 	bash fuzz/run.sh build-fuzz/fuzz/fuzz_parse 30
+	bash fuzz/run.sh build-fuzz/fuzz/fuzz_events 20 fuzz/corpus-events
 
 demo: build
 	@bash scripts/demo.sh

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Runs a libFuzzer target for a while from the seed corpus in fuzz/corpus/.
-# Usage: bash fuzz/run.sh BINARY SECONDS
+# Runs a libFuzzer target for a while from a seed corpus (fuzz/corpus/
+# unless a third argument names another folder).
+# Usage: bash fuzz/run.sh BINARY SECONDS [SEEDS]
 # Exits non-zero when the target crashes, leaks or times out; the failing
 # input is kept in fuzz-artifacts/ beside the binary. Prints one summary line.
 set -uo pipefail
 
 if [ $# -lt 1 ]; then
-  echo "usage: bash fuzz/run.sh BINARY [SECONDS]" >&2
+  echo "usage: bash fuzz/run.sh BINARY [SECONDS] [SEEDS]" >&2
   exit 2
 fi
 binary=$1
 seconds=${2:-30}
-seeds=$(cd "$(dirname "$0")" && pwd)/corpus
+seeds=${3:-$(cd "$(dirname "$0")" && pwd)/corpus}
 name=$(basename "$binary")
 if [ ! -x "$binary" ]; then
   echo "$name: no executable at $binary" >&2
