@@ -3,8 +3,9 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config clang libopenblas-openmp-dev
-          zlib1g-dev libcurl4-openssl-dev libssl-dev libcmocka-dev python3
-          libgsl-dev libcjson-dev gnuplot-nox libyajl-dev libmicrohttpd-dev)
+          zlib1g-dev libbz2-dev liblzma-dev libcurl4-openssl-dev libssl-dev
+          libcmocka-dev python3 libgsl-dev libcjson-dev gnuplot-nox libyajl-dev
+          libmicrohttpd-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -89,9 +89,13 @@ static void test_header_only(void **state) {
 static void test_wrong_field_count(void **state) {
     (void)state;
     expect_file_failure("data.csv", "u,i,1\nu,i,2\n\nu,i\nu,i,4\n", 0,
-                        FRAGMENTS("data.csv:4: expected 3 fields, found 2"));
+                        FRAGMENTS("data.csv:4: expected 3 fields, found 2: 'u,i'"));
     expect_file_failure("wide.csv", "user,item,time\nu,i,1\nu,i,2,3\n", 0,
-                        FRAGMENTS("wide.csv:3: expected 3 fields, found 4"));
+                        FRAGMENTS("wide.csv:3: expected 3 fields, found 4: "
+                                  "'u,i,2,3'"));
+    expect_file_failure("wide.tsv", "u\ti\t1\nu\ti\t2\tx\n", 0,
+                        FRAGMENTS("wide.tsv:2: expected 3 fields, found 4: "
+                                  "'u\\ti\\t2\\tx'"));
 }
 
 static void test_non_numeric_timestamp(void **state) {
@@ -125,6 +129,16 @@ static void test_nan_and_infinite_timestamps(void **state) {
     expect_file_failure("huge.tsv", "u\ti\t1e999\n", 0,
                         FRAGMENTS("huge.tsv:1: timestamp '1e999' is out of "
                                   "range"));
+}
+
+/* Beyond 2^53 a double no longer tells neighbouring integers apart: such
+ * times (nanoseconds) cannot order the stream. */
+static void test_timestamps_beyond_exact_integers(void **state) {
+    (void)state;
+    expect_file_failure("ns.csv", "u,i,1\nu,i,1400000000000000000\n", 0,
+                        FRAGMENTS("ns.csv:2: timestamp 1.4e+18 is beyond 2^53"));
+    expect_file_failure("neg.csv", "u,i,-1e16\n", 0,
+                        FRAGMENTS("neg.csv:1: timestamp -10000000000000000 is beyond 2^53"));
 }
 
 static void test_empty_ids(void **state) {
@@ -348,6 +362,7 @@ int main(void) {
         cmocka_unit_test(test_wrong_field_count),
         cmocka_unit_test(test_non_numeric_timestamp),
         cmocka_unit_test(test_nan_and_infinite_timestamps),
+        cmocka_unit_test(test_timestamps_beyond_exact_integers),
         cmocka_unit_test(test_empty_ids),
         cmocka_unit_test(test_kcore_leaves_nothing),
         cmocka_unit_test(test_truncated_gzip),

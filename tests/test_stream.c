@@ -235,6 +235,48 @@ static void test_float_and_negative_times(void **state) {
     assert_record(&s, 4, "u5", "i5", 3);
     assert_record(&s, 5, "u3", "i3", 22.5);
     assert_record(&s, 6, "u1", "i1", 1185638400.0);
+    /* read as they are, with a note naming the first negative one */
+    assert_int_equal(s.n_odd_times, 2);
+    assert_non_null(strstr(s.time_note, "float.tsv:2: timestamp -5.5 is negative"));
+    melon_stream_free(&s);
+}
+
+/* Times that look like milliseconds are read, with a note; Unix seconds
+ * get none. */
+static void test_millisecond_times_noted(void **state) {
+    (void)state;
+    melon_stream s;
+    load_text("ms.csv", "u1,i1,1400000000000\nu2,i2,1400000000500\n", 0, NULL, &s);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.n_odd_times, 2);
+    assert_non_null(strstr(s.time_note, "ms.csv:1: timestamp 1400000000000"));
+    assert_non_null(strstr(s.time_note, "milliseconds?"));
+    melon_stream_free(&s);
+    load_text("s.csv", "u1,i1,1400000000\nu2,i2,99999999999\n", 0, NULL, &s);
+    assert_int_equal(s.n_odd_times, 0);
+    assert_string_equal(s.time_note, "");
+    melon_stream_free(&s);
+}
+
+/* A line that ends with its delimiter has no fourth column: "u,i,t," is
+ * user, item, time (not user, item, rating and an empty time). */
+static void test_trailing_delimiter(void **state) {
+    (void)state;
+    melon_stream s;
+    load_text("trailing.csv", "u1,i1,20,\nu2,i2,10,\nu1,i2,30\n", 0, NULL, &s);
+    assert_int_equal(s.n, 3);
+    assert_record(&s, 0, "u2", "i2", 10);
+    assert_record(&s, 1, "u1", "i1", 20);
+    assert_record(&s, 2, "u1", "i2", 30);
+    melon_stream_free(&s);
+    load_text("trailing_header.csv", "user_id,item_id,timestamp,\nu1,i1,5,\n",
+              0, NULL, &s);
+    assert_int_equal(s.n, 1);
+    assert_record(&s, 0, "u1", "i1", 5);
+    melon_stream_free(&s);
+    /* MovieLens u.data's four columns are still four */
+    load_text("rating.csv", "196,242,3,881250949\n", 0, NULL, &s);
+    assert_record(&s, 0, "196", "242", 881250949);
     melon_stream_free(&s);
 }
 
@@ -463,6 +505,8 @@ int main(void) {
         cmocka_unit_test(test_gzip_detected_by_content),
         cmocka_unit_test(test_concatenation_keeps_file_order_on_ties),
         cmocka_unit_test(test_float_and_negative_times),
+        cmocka_unit_test(test_millisecond_times_noted),
+        cmocka_unit_test(test_trailing_delimiter),
         cmocka_unit_test(test_stable_sort_many_ties),
         cmocka_unit_test(test_blank_lines_bom_and_quotes),
         cmocka_unit_test(test_kcore_iterative),

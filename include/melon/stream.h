@@ -25,7 +25,8 @@ typedef struct {
     int min_user;
     int min_item;
     /* Where melon_stream_load reports the records it skipped for lack of a
-     * user, item or time: stderr (default), or NULL for nowhere. */
+     * user, item or time, and timestamps that do not look like Unix
+     * seconds: stderr (default), or NULL for nowhere. */
     FILE *notes;
 } melon_load_options;
 
@@ -55,6 +56,11 @@ typedef struct {
     /* "delimited", "adressa", "amazon", "yelp", or "mixed" when the files
      * differ (a static string). */
     const char *format;
+    /* Timestamps that do not look like Unix seconds (negative, or in
+     * milliseconds): how many, and a sentence naming the first with its
+     * file and line ("" when none). They are read as they are. */
+    size_t n_odd_times;
+    char time_note[512];
 } melon_stream;
 
 /* Loads and concatenates the files, in the given order, then sorts stably by
@@ -82,6 +88,11 @@ void melon_stream_free(melon_stream *stream);
  * string when none were skipped. */
 void melon_stream_skipped_summary(const melon_stream *stream, char *out,
                                   size_t cap);
+
+/* Prints the note about timestamps that do not look like Unix seconds,
+ * after prefix, as one line; nothing when there are none. */
+void melon_stream_print_time_note(const melon_stream *stream, FILE *out,
+                                  const char *prefix);
 
 /* Batches and split (protocol.md section 2): batch b holds positions
  * [b * batch_size, min((b + 1) * batch_size, n)); the first n_past batches

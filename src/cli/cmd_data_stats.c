@@ -16,7 +16,7 @@
 #define EXIT_FAILED 1
 
 static const char usage[] =
-    "usage: melon data stats FILE|DIR|NAME... [options]\n\n"
+    "usage: melon data stats FILE|DIR|NAME[,...]... [options]\n\n"
     "Loads the files (concatenated; a directory stands for its files in\n"
     "name order; NAME is a fetched dataset) the way `melon run` does and\n"
     "prints users, items, interactions, the time span (UTC), repeated\n"
@@ -55,6 +55,7 @@ static void print_stats(const melon_stream *s, const melon_stream_stats *st,
         melon_stream_skipped_summary(s, summary, sizeof summary);
         printf("                 %s\n", summary);
     }
+    melon_stream_print_time_note(s, stdout, "warning          ");
     if (s->n_python_literal > 0)
         printf("                 %zu of them written as Python dict "
                "literals\n",
@@ -115,10 +116,30 @@ int melon_cmd_data_stats(int argc, char **argv) {
                         "dataset NAME (see melon data stats --help)\n");
         return 2;
     }
-    char (*resolved)[PATH_CAP] = calloc((size_t)n_inputs, PATH_CAP);
+    /* FILE,FILE... as `melon run --data` takes them */
+    char *lists[MAX_INPUTS];
+    int n_lists = n_inputs;
+    memcpy(lists, inputs, sizeof *inputs * (size_t)n_inputs);
+    n_inputs = 0;
+    for (int k = 0; k < n_lists; k++) {
+        lists[k] = strdup(lists[k]);
+        char *save = NULL;
+        for (char *tok = lists[k] ? strtok_r(lists[k], ",", &save) : NULL; tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            if (n_inputs == MAX_INPUTS) {
+                fprintf(stderr, "melon data stats: at most %d inputs\n", MAX_INPUTS);
+                for (int j = 0; j <= k; j++) free(lists[j]);
+                return 2;
+            }
+            inputs[n_inputs++] = tok;
+        }
+    }
+    char (*resolved)[PATH_CAP] = n_inputs ? calloc((size_t)n_inputs, PATH_CAP) : NULL;
     if (!resolved) {
-        fprintf(stderr, "melon data stats: out of memory\n");
-        return EXIT_FAILED;
+        fprintf(stderr, "melon data stats: %s\n",
+                n_inputs ? "out of memory" : "no input file given");
+        for (int k = 0; k < n_lists; k++) free(lists[k]);
+        return n_inputs ? EXIT_FAILED : 2;
     }
     melon_stream stream;
     melon_stream_stats stats;
@@ -138,5 +159,6 @@ int melon_cmd_data_stats(int argc, char **argv) {
         }
     }
     free(resolved);
+    for (int k = 0; k < n_lists; k++) free(lists[k]);
     return status;
 }

@@ -14,6 +14,7 @@
 #include "raw_log.h"
 #include "reader.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -60,7 +61,34 @@ typedef struct {
     char delimiter;
     size_t n_fields;
     size_t col[3]; /* field index of user, item, time */
+    int trailing_delimiter; /* the first line ends with its delimiter */
 } file_layout;
+
+/* Whether the line ended with its delimiter: an empty last field after
+ * others (runs of spaces and tabs make no empty fields). */
+static int ends_with_empty_field(const melon_fields *fields, char delimiter) {
+    return delimiter != MELON_DELIM_WHITESPACE && fields->count > 1 &&
+           fields->items[fields->count - 1].len == 0;
+}
+
+/* The line as it was read, from its fields (split in place), for messages. */
+static void quote_line(char *dst, size_t cap, const melon_fields *fields,
+                       char delimiter) {
+    char joined[512];
+    size_t w = 0;
+    char one[2] = {delimiter, 0};
+    const char *sep = delimiter == MELON_DELIM_DOUBLE_COLON ? "::"
+                      : delimiter == '\t' ? "\\t" /* shown as typed */
+                                          : one;
+    for (size_t k = 0; k < fields->count && w < sizeof joined; k++) {
+        int n = snprintf(joined + w, sizeof joined - w, "%s%s", k ? sep : "",
+                         fields->items[k].text);
+        if (n < 0) break;
+        w += (size_t)n;
+    }
+    if (w > sizeof joined - 1) w = sizeof joined - 1;
+    melon_quote_value(dst, cap, joined, w);
+}
 
 static const char *const role_label[3] = {"user id", "item id", "timestamp"};
 
@@ -86,8 +114,34 @@ static int add_record(melon_raw_log *log, const file_layout *layout,
     if (log->n == MELON_MAX_INTERACTIONS)
         return melon_fail(err, "%s:%zu: more than %zu interactions",
                           layout->path, line_no, MELON_MAX_INTERACTIONS);
+    if (melon_raw_log_check_time(log, value, layout->path, line_no, err) != 0)
+        return -1;
     return melon_raw_log_append(log, user->text, user->len, item->text,
                                 item->len, value, err);
+}
+
+/* 2^53: above it a double no longer holds every integer. */
+#define EXACT_TIME_LIMIT 9007199254740992.0
+/* 1e11 Unix seconds is in the year 5138; millisecond times from 1973 on
+ * are above it. */
+#define SECONDS_LIMIT 1e11
+
+int melon_raw_log_check_time(melon_raw_log *log, double time, const char *path,
+                             size_t line_no, melon_err *err) {
+    if (time >= EXACT_TIME_LIMIT || time <= -EXACT_TIME_LIMIT)
+        return melon_fail(err, "%s:%zu: timestamp %.17g is beyond 2^53, where "
+                               "times no longer order the stream exactly "
+                               "(nanoseconds?); give seconds",
+                          path, line_no, time);
+    if (time >= 0 && time < SECONDS_LIMIT) return 0;
+    if (log->n_odd_times++ == 0)
+        snprintf(log->time_note, sizeof log->time_note,
+                 "%s:%zu: timestamp %.17g %s; melon expects Unix seconds, and "
+                 "since times only order the stream it reads them as they are",
+                 path, line_no, time,
+                 time < 0 ? "is negative (before 1970)"
+                          : "is after the year 5000 in seconds (milliseconds?)");
+    return 0;
 }
 
 int melon_raw_log_append(melon_raw_log *log, const char *user,
@@ -214,6 +268,10 @@ static int read_lines(melon_raw_log *log, melon_line_reader *reader,
         if (!seen_first) layout.delimiter = melon_detect_delimiter(line, len);
         if (melon_split_fields(fields, line, len, layout.delimiter, err) != 0)
             return -1;
+        if (!seen_first)
+            layout.trailing_delimiter = ends_with_empty_field(fields, layout.delimiter);
+        if (layout.trailing_delimiter && ends_with_empty_field(fields, layout.delimiter))
+            fields->count--;
         if (!seen_first) {
             seen_first = 1;
             layout.n_fields = fields->count;
@@ -227,9 +285,12 @@ static int read_lines(melon_raw_log *log, melon_line_reader *reader,
                 continue;
             }
         } else if (fields->count != layout.n_fields) {
-            return melon_fail(err, "%s:%zu: expected %zu fields, found %zu",
+            char shown[256];
+            quote_line(shown, sizeof shown, fields, layout.delimiter);
+            return melon_fail(err, "%s:%zu: expected %zu fields, found %zu: "
+                                   "'%s'",
                               layout.path, reader->line_no, layout.n_fields,
-                              fields->count);
+                              fields->count, shown);
         }
         if (add_record(log, &layout, fields, reader->line_no, err) != 0)
             return -1;

@@ -163,6 +163,8 @@ static int drain_block(melon_raw_log *log, const char *path,
         if (log->n == MELON_MAX_INTERACTIONS)
             return melon_fail(err, "%s:%zu: more than %zu interactions", path,
                               r->line_no, MELON_MAX_INTERACTIONS);
+        if (melon_raw_log_check_time(log, r->time, path, r->line_no, err) != 0)
+            return -1;
         if (melon_raw_log_append(log, b->ids + r->user_at, r->user_len,
                                  b->ids + r->item_at, r->item_len, r->time,
                                  err) != 0)

@@ -1,15 +1,10 @@
-/* Line reader: large gzread chunks into one buffer, lines split with memchr. */
+/* Line reader: large decompressed chunks into one buffer, lines split
+ * with memchr. */
 #include "reader.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-/* zlib's own input buffer; large reads into ours bypass it. */
-#define GZ_INTERNAL_BUFFER ((unsigned)1 << 17)
 /* Our buffer starts small (most files are small) and doubles up to
  * MELON_MAX_LINE while the file keeps filling it or a line needs it. */
 #define INITIAL_BUFFER ((size_t)1 << 16)
@@ -18,32 +13,15 @@ int melon_line_reader_open(melon_line_reader *r, const char *path,
                            melon_err *err) {
     memset(r, 0, sizeof *r);
     r->path = path;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return melon_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    int open_error = fstat(fd, &st) != 0 ? errno
-                     : S_ISDIR(st.st_mode) ? EISDIR
-                                           : 0;
-    if (open_error) {
-        close(fd);
-        return melon_fail(err, "%s: cannot open: %s", path,
-                          strerror(open_error));
-    }
     r->cap = INITIAL_BUFFER < MELON_MAX_LINE ? INITIAL_BUFFER : MELON_MAX_LINE;
     r->buf = melon_alloc(r->cap + 1, err);
-    if (!r->buf) {
-        close(fd);
-        return -1;
-    }
-    r->file = gzdopen(fd, "rb");
-    if (!r->file) {
-        close(fd);
+    if (!r->buf) return -1;
+    r->source = melon_source_open(path, err);
+    if (!r->source) {
         free(r->buf);
         r->buf = NULL;
-        return melon_fail(err, "%s: cannot open: out of memory", path);
+        return -1;
     }
-    gzbuffer(r->file, GZ_INTERNAL_BUFFER);
     return 0;
 }
 
@@ -90,18 +68,8 @@ static int refill(melon_line_reader *r, melon_err *err) {
     if ((r->end == r->cap || file_is_large) && r->cap < MELON_MAX_LINE &&
         grow(r, err) != 0)
         return -1;
-    int got = gzread(r->file, r->buf + r->end, (unsigned)(r->cap - r->end));
-    int errnum = Z_OK;
-    const char *why = gzerror(r->file, &errnum);
-    /* zlib prefixes its messages with the descriptor ("<fd:3>: ") */
-    const char *after_prefix = strstr(why, ">: ");
-    if (strncmp(why, "<fd:", 4) == 0 && after_prefix) why = after_prefix + 3;
-    if (got < 0 || (got == 0 && errnum != Z_OK)) {
-        if (errnum == Z_ERRNO) /* zlib's message holds strerror's text */
-            return melon_fail(err, "%s: read error: %s", r->path, why);
-        return melon_fail(err, "%s: gzip data is truncated or corrupt (%s)",
-                          r->path, why);
-    }
+    long got = melon_source_read(r->source, r->buf + r->end, r->cap - r->end, err);
+    if (got < 0) return -1;
     if (got == 0) r->at_eof = 1;
     r->end += (size_t)got;
     return 0;
@@ -126,7 +94,7 @@ int melon_line_reader_next(melon_line_reader *r, char **line, size_t *len,
 }
 
 void melon_line_reader_close(melon_line_reader *r) {
-    if (r->file) gzclose(r->file);
+    melon_source_close(r->source);
     free(r->buf);
     memset(r, 0, sizeof *r);
 }

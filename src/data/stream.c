@@ -249,6 +249,8 @@ static int load_into(melon_stream *stream, melon_raw_log *log,
     stream->n_python_literal = report.n_python_literal;
     stream->n_files = report.n_files;
     stream->format = report.format;
+    stream->n_odd_times = log->n_odd_times;
+    memcpy(stream->time_note, log->time_note, sizeof stream->time_note);
 
     shrink_records(log);
     uint32_t *order = melon_alloc(log->n * sizeof *order, err);
@@ -289,5 +291,7 @@ int melon_stream_load(melon_stream *stream, const char *const *paths,
         melon_stream_skipped_summary(stream, summary, sizeof summary);
         fprintf(opt->notes, "melon: %s\n", summary);
     }
+    if (status == 0 && opt->notes && stream->n_odd_times > 0)
+        melon_stream_print_time_note(stream, opt->notes, "melon: warning: ");
     return status;
 }

@@ -1,4 +1,5 @@
-/* The sentence about skipped records, in the words of the format. */
+/* The sentences about skipped records, in the words of the format, and
+ * about timestamps that do not look like Unix seconds. */
 #include "melon/stream.h"
 
 #include "native_format.h"
@@ -30,4 +31,13 @@ void melon_stream_skipped_summary(const melon_stream *stream, char *out,
                      missing[f], notes[f]);
         separator = ", ";
     }
+}
+
+void melon_stream_print_time_note(const melon_stream *stream, FILE *out,
+                                  const char *prefix) {
+    if (stream->n_odd_times == 0) return;
+    fprintf(out, "%s%s", prefix, stream->time_note);
+    if (stream->n_odd_times > 1)
+        fprintf(out, " (%zu such timestamps)", stream->n_odd_times);
+    fputc('\n', out);
 }
