@@ -46,7 +46,10 @@ void bench_grid_free(bench_grid *g) {
         free(s->strategy);
         for (int e = 0; e < s->n_extra; e++) free(s->extra[e]);
     }
-    for (int k = 0; k < g->n_forward; k++) free(g->forward[k]);
+    for (int k = 0; k < g->n_forward; k++) {
+        free(g->forward[k]);
+        free(g->forward_family[k]);
+    }
     free(g->cells);
     memset(g, 0, sizeof *g);
 }
@@ -253,9 +256,24 @@ int bench_grid_forward(bench_grid *g, const char *name, const char *value,
     size_t len = strlen(name) + 3;
     char *opt = malloc(len);
     snprintf(opt, len, "--%s", name);
+    /* an option of one family of strategies goes to its cells only */
+    char family[64];
+    int of_family = melon_run_option_family(name, family, sizeof family) == 1;
+    g->forward_family[g->n_forward] = of_family ? strdup(family) : NULL;
     g->forward[g->n_forward++] = opt;
-    if (value) g->forward[g->n_forward++] = strdup(value);
+    if (value) {
+        g->forward_family[g->n_forward] = of_family ? strdup(family) : NULL;
+        g->forward[g->n_forward++] = strdup(value);
+    }
     return 0;
+}
+
+int bench_forward_applies(const bench_grid *g, int k, const char *strategy) {
+    const char *family = g->forward_family[k];
+    if (!family) return 1;
+    size_t len = strlen(family);
+    return strncmp(strategy, family, len) == 0 &&
+           (strategy[len] == 0 || strategy[len] == '-');
 }
 
 /* mkdir -p */

@@ -39,6 +39,9 @@ typedef struct {
     long seeds[BENCH_MAX_SEEDS];
     int n_seeds;
     char *forward[2 * BENCH_MAX_FORWARD];   /* options for every run */
+    /* the strategy family an entry of forward (option or value) is for
+     * ("melon": melon, melon-i, melon-p), NULL when for every run */
+    char *forward_family[2 * BENCH_MAX_FORWARD];
     int n_forward;
     const char *results;
     int jobs;
@@ -60,6 +63,8 @@ int bench_grid_forward(bench_grid *g, const char *name, const char *value,
                        char *why, size_t cap);
 /* Defaults, checks, the list of cells; 0 or 2 after a usage message. */
 int bench_grid_finish_setup(bench_grid *g);
+/* Whether a cell of the strategy takes the forward entry k. */
+int bench_forward_applies(const bench_grid *g, int k, const char *strategy);
 /* Path of a cell's result JSON (or its log, with suffix ".log"). */
 void bench_cell_path(const bench_grid *g, const bench_cell *c,
                      const char *suffix, char *out, size_t cap);

@@ -62,7 +62,8 @@ static pid_t start_cell(const bench_grid *g, const bench_cell *c,
     argv[n++] = "--quiet";
     argv[n++] = "--no-progress";
     for (int e = 0; e < s->n_extra; e++) argv[n++] = s->extra[e];
-    for (int f = 0; f < g->n_forward; f++) argv[n++] = g->forward[f];
+    for (int f = 0; f < g->n_forward; f++)
+        if (bench_forward_applies(g, f, s->strategy)) argv[n++] = g->forward[f];
     if (g->lr_matrix_batch >= 0 && c->seed == 0 &&
         strncmp(s->strategy, "melon", 5) == 0) {
         argv[n++] = "--dump-lr-matrix";

@@ -2,6 +2,8 @@
 #ifndef MELON_CLI_H
 #define MELON_CLI_H
 
+#include <stddef.h>
+
 int melon_cmd_run(int argc, char **argv);
 int melon_cmd_data(int argc, char **argv);
 /* `melon data stats`, argv[0] being "stats". */
@@ -12,6 +14,10 @@ int melon_cmd_report(int argc, char **argv);
 /* For `melon bench`: whether `melon run` knows option --name and whether
  * it takes a value (1), is a flag (0), or is unknown (-1). */
 int melon_run_option_arity(const char *name);
+/* Whether option --name of `melon run` belongs to a family of strategies
+ * (1, its name in family: "melon" for melon, melon-i and melon-p) or to
+ * every run (0); -1 when there is no such option. */
+int melon_run_option_family(const char *name, char *family, size_t cap);
 
 /* Default dataset name for a list of files: the first file's folder
  * (data/ml-100k/u.data -> ml-100k), or its name without extensions when it

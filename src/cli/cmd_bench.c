@@ -32,7 +32,8 @@ static const char *const usage =
     "  --dry-run                  list the cells and exit\n"
     "  --help                     show this help and exit\n"
     "Any other option is passed to every `melon run` (see melon run --help),\n"
-    "e.g. --epochs 5 or --lr 0.01.\n";
+    "e.g. --epochs 5 or --lr 0.01; an option of one strategy family, such as\n"
+    "--melon-meta-lr, to the cells of that family only.\n";
 
 static int parse_bench_args(bench_grid *g, int argc, char **argv) {
     for (int k = 1; k < argc; k++) {

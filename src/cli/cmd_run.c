@@ -22,6 +22,8 @@ typedef struct {
     const char *optimizer;
     const char *cache_dir;
     int dense_adam;
+    int n_core_specs;          /* the run's own options come first, */
+    int n_melon_specs_end;     /* then MeLON's, then the other strategies' */
     int progress;
     int no_progress;
     char resolved[4096];
@@ -141,8 +143,8 @@ static int build_specs(run_args *a, option_spec *specs) {
         {"seed", OPT_U64, &cfg->seed, "N",
          "random seed (init, negatives, batch order)", 0, 0, NULL, NULL},
         {"epochs", OPT_INT, &cfg->epochs, "E", "pre-training epochs over the past", 0, 100000, NULL, NULL},
-        {"train-ratio", OPT_DOUBLE, &cfg->train_ratio, "R",
-         "share of batches that are the past", 1e-9, 1 - 1e-9, NULL, NULL},
+        {"train-ratio", OPT_DOUBLE | OPT_ABOVE_MIN | OPT_BELOW_MAX, &cfg->train_ratio,
+         "R", "share of batches that are the past", 0, 1, NULL, NULL},
         {"validation", OPT_DOUBLE, &cfg->validation, "V",
          "model selection: replay the last V of the past batches as the "
          "stream instead of the test stream (0: off)", 0, 0.99, NULL, NULL},
@@ -174,11 +176,63 @@ static int build_specs(run_args *a, option_spec *specs) {
         {NULL, 0, NULL, NULL, NULL, 0, 0, NULL, NULL},
     };
     int n_specs = 0;
-    if (options_append(specs, &n_specs, MAX_RUN_OPTIONS, core_specs) != 0 ||
-        options_append(specs, &n_specs, MAX_RUN_OPTIONS, options_melon(cfg)) != 0 ||
-        options_append(specs, &n_specs, MAX_RUN_OPTIONS, options_baselines(cfg)) != 0 ||
+    if (options_append(specs, &n_specs, MAX_RUN_OPTIONS, core_specs) != 0) return -1;
+    a->n_core_specs = n_specs;
+    if (options_append(specs, &n_specs, MAX_RUN_OPTIONS, options_melon(cfg)) != 0)
+        return -1;
+    a->n_melon_specs_end = n_specs;
+    if (options_append(specs, &n_specs, MAX_RUN_OPTIONS, options_baselines(cfg)) != 0 ||
         options_append(specs, &n_specs, MAX_RUN_OPTIONS, options_s2meta_sml(cfg)) != 0)
         return -1;
+    return 0;
+}
+
+/* Whether a strategy's name starts with the family (melon-i: melon). */
+static int in_family(const char *strategy, const char *family, size_t len) {
+    return strncmp(strategy, family, len) == 0 &&
+           (strategy[len] == 0 || strategy[len] == '-');
+}
+
+/* The strategy family an option of a strategy table belongs to, as the
+ * length of its name's prefix: mwnet-hidden is mwnet's; MeLON's options
+ * without a family's prefix (max-edge, dump-batch) are melon's. 0 for the
+ * run's own options. */
+static size_t option_family(const run_args *a, const option_spec *specs,
+                            const option_spec *s, const char **family) {
+    int index = (int)(s - specs);
+    if (index < a->n_core_specs) return 0;
+    size_t len = strcspn(s->name, "-");
+    for (const char *const *name = melon_strategy_names; *name; name++)
+        if (s->name[len] == '-' && in_family(*name, s->name, len)) {
+            *family = s->name;
+            return len;
+        }
+    *family = "melon";
+    return index < a->n_melon_specs_end ? strlen("melon") : 0;
+}
+
+/* Options of another strategy would be ignored: refused, naming the
+ * strategies they belong to. */
+static int refuse_other_strategy_options(const run_args *a, const option_spec *specs,
+                                         int argc, char **argv) {
+    const option_spec *given[MAX_RUN_OPTIONS];
+    int n = options_given(specs, argc, argv, 1, given, MAX_RUN_OPTIONS);
+    for (int k = 0; k < n; k++) {
+        const char *family;
+        size_t len = option_family(a, specs, given[k], &family);
+        if (len == 0 || in_family(a->cfg.strategy, family, len)) continue;
+        int count = 0;
+        for (const char *const *name = melon_strategy_names; *name; name++)
+            count += in_family(*name, family, len);
+        fprintf(stderr, "melon run: --%s is an option of strateg%s", given[k]->name,
+                count > 1 ? "ies" : "y");
+        int shown = 0;
+        for (const char *const *name = melon_strategy_names; *name; name++)
+            if (in_family(*name, family, len))
+                fprintf(stderr, "%s %s", shown++ ? "," : "", *name);
+        fprintf(stderr, ", not of %s (this run's --strategy)\n", a->cfg.strategy);
+        return 2;
+    }
     return 0;
 }
 
@@ -198,21 +252,43 @@ int melon_run_option_arity(const char *name) {
     return -1;
 }
 
-/* After a divergence warning: the options of the strategy's family (the
- * name up to its first '-') that set a learning rate ("...-lr"), read from
- * the option table; --lr when it has none. */
+int melon_run_option_family(const char *name, char *family, size_t cap) {
+    run_args a;
+    run_args_init(&a);
+    option_spec specs[MAX_RUN_OPTIONS];
+    if (build_specs(&a, specs) != 0) return -1;
+    for (const option_spec *s = specs; s->name; s++) {
+        const char *start;
+        size_t len;
+        if (strcmp(s->name, name) != 0 || (len = option_family(&a, specs, s, &start)) == 0)
+            continue;
+        snprintf(family, cap, "%.*s", (int)len, start);
+        return 1;
+    }
+    return 0;
+}
+
+/* After a divergence warning, a sentence naming the options of the
+ * strategy's family (the name up to its first '-') that set a learning rate
+ * ("...-lr"), read from the option table; --lr when it has none. */
 static void print_learning_rate_options(const option_spec *specs,
                                         const char *strategy) {
     size_t family = strcspn(strategy, "-");
-    int any = 0;
-    fprintf(stderr, "melon run: the learning rates of %s:", strategy);
-    for (const option_spec *o = specs; o->name; o++) {
+    const option_spec *found[16];
+    int n = 0;
+    for (const option_spec *o = specs; o->name && n < 16; o++) {
         size_t len = strlen(o->name);
         if (strncmp(o->name, strategy, family) == 0 && o->name[family] == '-' &&
             len >= 3 && strcmp(o->name + len - 3, "-lr") == 0)
-            fprintf(stderr, "%s --%s", any++ ? "," : "", o->name);
+            found[n++] = o;
     }
-    fprintf(stderr, "%s\n", any ? "" : " --lr");
+    fprintf(stderr, "melon run: the learning rate%s of %s %s set by ",
+            n > 1 ? "s" : "", strategy, n > 1 ? "are" : "is");
+    if (n == 0) fputs("--lr", stderr);
+    for (int k = 0; k < n; k++)
+        fprintf(stderr, "%s--%s", k == 0 ? "" : k == n - 1 ? " and " : ", ",
+                found[k]->name);
+    fputs(".\n", stderr);
 }
 
 int melon_cmd_run(int argc, char **argv) {
@@ -232,6 +308,7 @@ int melon_cmd_run(int argc, char **argv) {
     }
     int rc = options_parse(specs, argc, argv, 1, "run", usage, &a, NULL, 0, NULL);
     if (rc != 0) return rc == 1 ? 0 : rc;
+    if ((rc = refuse_other_strategy_options(&a, specs, argc, argv)) != 0) return rc;
     if (!a.data) {
         fprintf(stderr, "melon run: --data is required (see melon run --help)\n");
         return 2;

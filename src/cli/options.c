@@ -31,11 +31,26 @@ static int parse_long_strict(const char *text, long long *out) {
     return 0;
 }
 
+/* "must be between 0 and 1", "must be above 0 and below 1", ... */
+static int out_of_range(const option_spec *s, double x, char *why, size_t cap) {
+    int above = s->kind & OPT_ABOVE_MIN, below = s->kind & OPT_BELOW_MAX;
+    if (x > s->min && x < s->max) return 0;
+    if (!above && !below && x >= s->min && x <= s->max) return 0;
+    if (above && !below && x <= s->max && x > s->min) return 0;
+    if (!above && below && x >= s->min && x < s->max) return 0;
+    if (!above && !below)
+        snprintf(why, cap, "must be between %g and %g", s->min, s->max);
+    else
+        snprintf(why, cap, "must be %s %g and %s %g", above ? "above" : "at least",
+                 s->min, below ? "below" : "at most", s->max);
+    return -1;
+}
+
 static int set_value(const option_spec *s, const char *value, void *ctx,
                      char *why, size_t cap) {
     double x;
     long long i;
-    switch (s->kind) {
+    switch (OPT_KIND(s)) {
     case OPT_STRING:
         *(const char **)s->target = value;
         return 0;
@@ -68,10 +83,7 @@ static int set_value(const option_spec *s, const char *value, void *ctx,
             snprintf(why, cap, "is not an integer");
             return -1;
         }
-        if ((double)i < s->min || (double)i > s->max) {
-            snprintf(why, cap, "must be between %g and %g", s->min, s->max);
-            return -1;
-        }
+        if (out_of_range(s, (double)i, why, cap) != 0) return -1;
         *(int *)s->target = (int)i;
         return 0;
     case OPT_U64:
@@ -87,11 +99,8 @@ static int set_value(const option_spec *s, const char *value, void *ctx,
             snprintf(why, cap, "is not a finite number");
             return -1;
         }
-        if (x < s->min || x > s->max) {
-            snprintf(why, cap, "must be between %g and %g", s->min, s->max);
-            return -1;
-        }
-        if (s->kind == OPT_FLOAT) *(float *)s->target = (float)x;
+        if (out_of_range(s, x, why, cap) != 0) return -1;
+        if (OPT_KIND(s) == OPT_FLOAT) *(float *)s->target = (float)x;
         else *(double *)s->target = x;
         return 0;
     case OPT_LIST:
@@ -133,7 +142,7 @@ int options_parse(const option_spec *specs, int argc, char **argv, int first,
             return 2;
         }
         const char *value = NULL;
-        if (s->kind == OPT_FLAG) {
+        if (OPT_KIND(s) == OPT_FLAG) {
             if (eq) {
                 fprintf(stderr, "melon %s: option '--%s' takes no value\n",
                         command, s->name);
@@ -159,9 +168,25 @@ int options_parse(const option_spec *specs, int argc, char **argv, int first,
     return 0;
 }
 
+int options_given(const option_spec *specs, int argc, char **argv, int first,
+                  const option_spec **given, int cap) {
+    int n = 0;
+    for (int k = first; k < argc && n < cap; k++) {
+        if (strncmp(argv[k], "--", 2) != 0 || argv[k][2] == 0) continue;
+        const char *name = argv[k] + 2;
+        const char *eq = strchr(name, '=');
+        const option_spec *s = find_spec(specs, name, eq ? (size_t)(eq - name)
+                                                          : strlen(name));
+        if (!s) continue;
+        given[n++] = s;
+        if (OPT_KIND(s) != OPT_FLAG && !eq) k++; /* its value */
+    }
+    return n;
+}
+
 static void format_default(const option_spec *s, char *buf, size_t cap) {
     buf[0] = 0;
-    switch (s->kind) {
+    switch (OPT_KIND(s)) {
     case OPT_STRING:
     case OPT_CHOICE: {
         const char *v = *(const char **)s->target;
@@ -193,7 +218,7 @@ void options_print_help(FILE *out, const option_spec *specs,
         fprintf(out, "  %-26s %s", left, s->help);
         if (def[0]) fprintf(out, " [default: %s]", def);
         fputc('\n', out);
-        if (s->kind == OPT_CHOICE || s->kind == OPT_ENUM) {
+        if (OPT_KIND(s) == OPT_CHOICE || OPT_KIND(s) == OPT_ENUM) {
             fprintf(out, "  %-26s one of:", "");
             for (const char *const *c = s->choices; *c; c++) fprintf(out, " %s", *c);
             fputc('\n', out);

@@ -30,6 +30,12 @@ typedef struct {
     int (*on_value)(void *ctx, const char *value, char *why, size_t cap);
 } option_spec;
 
+/* Added to the kind of a number (OPT_INT | OPT_ABOVE_MIN): the bound itself
+ * is refused. */
+#define OPT_ABOVE_MIN 0x100
+#define OPT_BELOW_MAX 0x200
+#define OPT_KIND(s) ((option_kind)((s)->kind & 0xff))
+
 /* Parses argv[first..argc); positional arguments are collected into
  * positional (up to max_positional). Returns 0, or 2 after printing a
  * usage error "melon <command>: ..." to stderr. --help prints help and
@@ -38,6 +44,11 @@ int options_parse(const option_spec *specs, int argc, char **argv, int first,
                   const char *command, const char *usage, void *ctx,
                   const char **positional, int max_positional,
                   int *n_positional);
+
+/* The specs of the options argv[first..argc) gives (as options_parse reads
+ * them, after it accepted them), in order, up to cap; returns how many. */
+int options_given(const option_spec *specs, int argc, char **argv, int first,
+                  const option_spec **given, int cap);
 
 void options_print_help(FILE *out, const option_spec *specs,
                         const char *usage);

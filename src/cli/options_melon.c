@@ -41,10 +41,10 @@ const option_spec *options_melon(melon_config *cfg) {
     specs[n++] = (option_spec){"melon-init-lr-bias", OPT_FLOAT, &m->init_lr_bias, "B",
         "MeLON paper form: initial bias b_lr of the adaptation layer (Eq. 12)",
         -50, 50, NULL, NULL};
-    specs[n++] = (option_spec){"melon-rate-scale", OPT_FLOAT, &m->rate_scale, "S",
+    specs[n++] = (option_spec){"melon-rate-scale", OPT_FLOAT | OPT_ABOVE_MIN, &m->rate_scale, "S",
         "MeLON paper form: multiply every rate of Eq. 13 by S, so no rate "
         "exceeds S (1: the paper; --dump-lr-matrix writes the rates before "
-        "the scaling)", 1e-9, 1, NULL, NULL};
+        "the scaling)", 0, 1, NULL, NULL};
     specs[n++] = (option_spec){"melon-meta-lr", OPT_FLOAT, &m->meta_lr, "LR",
         "MeLON: Adam learning rate of the meta-model", 0, 10, NULL, NULL};
     specs[n++] = (option_spec){"melon-meta-l2", OPT_FLOAT, &m->meta_l2, "L2",

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #define FIG4_MAX_ROWS 256
 #define FIG4_MAX_COLS 400
@@ -42,6 +44,62 @@ static int run_gnuplot(const char *script) {
     return status == 0 ? 0 : -1;
 }
 
+static int cannot_create(const char *path) {
+    fprintf(stderr, "melon report: %s: cannot create: %s\n", path, strerror(errno));
+    return -1;
+}
+
+/* Closes a file the report wrote; when a write failed, removes it and
+ * returns -1 after a message with the system's reason (stdio keeps only a
+ * flag: flushing again sets errno afresh). */
+static int close_written(FILE *f, const char *path) {
+    errno = 0;
+    int why = fflush(f) == 0 && !ferror(f) ? 0 : errno ? errno : EIO;
+    if (fclose(f) != 0 && !why) why = errno;
+    if (!why) return 0;
+    unlink(path);
+    fprintf(stderr, "melon report: %s: write failed: %s\n", path, strerror(why));
+    return -1;
+}
+
+/* The folder of a path, in buf. */
+static const char *base_dir(const char *path, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash) return ".";
+    *slash = 0;
+    return buf;
+}
+
+/* Runs the figure's script. Its SVG and PNG must both be there and not
+ * empty (gnuplot leaves an empty file when it cannot write, e.g. on a full
+ * disk); otherwise neither is kept. 1 when drawn, else -1. */
+static int draw(const char *script, const char *base) {
+    static const char *const kinds[2] = {"svg", "png"};
+    char path[2][4700];
+    int drawn = run_gnuplot(script) == 0;
+    for (int k = 0; k < 2; k++) {
+        snprintf(path[k], sizeof path[k], "%s.%s", base, kinds[k]);
+        struct stat st;
+        int missing = stat(path[k], &st) != 0;
+        if (drawn && (missing || st.st_size == 0)) {
+            /* gnuplot does not say why; a full file system is the usual
+             * reason */
+            struct statvfs fs;
+            char dir[4700];
+            int full = statvfs(base_dir(base, dir, sizeof dir), &fs) == 0 &&
+                       fs.f_bavail == 0;
+            fprintf(stderr, "melon report: %s: gnuplot wrote %s%s%s\n", path[k],
+                    missing ? "nothing" : "an empty file", full ? ": " : "",
+                    full ? strerror(ENOSPC) : "");
+            drawn = 0;
+        }
+    }
+    if (drawn) return 1;
+    for (int k = 0; k < 2; k++) unlink(path[k]);
+    return -1;
+}
+
 /* Both terminals from one script: SVG, then PNG of the same plot. */
 static void terminals(FILE *gp, const char *base, int w, int h, const char *plot) {
     fprintf(gp, "set terminal svg size %d,%d dynamic noenhanced font 'sans,11'\n"
@@ -69,7 +127,7 @@ static int figure5(const report_data *d, const char *dataset, const char *model,
     snprintf(data, sizeof data, "%s.dat", base);
     snprintf(script, sizeof script, "%s.gp", base);
     FILE *f = fopen(data, "w");
-    if (!f) return -1;
+    if (!f) return cannot_create(data);
     fprintf(f, "batch");
     for (size_t k = 0; k < n; k++) fprintf(f, "\t\"%s\"", groups[k]->label);
     fputc('\n', f);
@@ -88,9 +146,9 @@ static int figure5(const report_data *d, const char *dataset, const char *model,
         }
         fputc('\n', f);
     }
-    fclose(f);
+    if (close_written(f, data) != 0) return -1;
     FILE *gp = fopen(script, "w");
-    if (!gp) return -1;
+    if (!gp) return cannot_create(script);
     char plot[24576];
     snprintf(plot, sizeof plot,
              "set title 'NDCG@10 per online batch: %s, %s'\n"
@@ -103,8 +161,8 @@ static int figure5(const report_data *d, const char *dataset, const char *model,
              "lc rgb word(colors, (i - 2) %% 12 + 1) title columnheader(i)",
              dataset, model, n + 1, data);
     terminals(gp, base, 900, 450, plot);
-    fclose(gp);
-    return run_gnuplot(script) == 0 ? 1 : -1;
+    if (close_written(gp, script) != 0) return -1;
+    return draw(script, base);
 }
 
 /* Reads a learning-rate dump (header of column names, one row per
@@ -181,10 +239,12 @@ static int figure4(const report_run *run, const char *dir) {
     size_t show_c = cols < FIG4_MAX_COLS ? cols : FIG4_MAX_COLS;
     FILE *fh = fopen(heat, "w"), *fr = fopen(rmeans, "w"), *fc = fopen(cmeans, "w");
     if (!fh || !fr || !fc) {
+        int why = errno;
         if (fh) fclose(fh);
         if (fr) fclose(fr);
         if (fc) fclose(fc);
         free(m);
+        fprintf(stderr, "melon report: %s: cannot create: %s\n", base, strerror(why));
         return -1;
     }
     for (size_t i = 0; i < show_r; i++) {
@@ -212,12 +272,13 @@ static int figure4(const report_run *run, const char *dir) {
         if (count) fprintf(fc, "%zu %g\n", j, sum / (double)count);
         else fprintf(fc, "%zu NaN\n", j);
     }
-    fclose(fh);
-    fclose(fr);
-    fclose(fc);
     free(m);
+    int closed = close_written(fh, heat);
+    closed |= close_written(fr, rmeans);
+    closed |= close_written(fc, cmeans);
+    if (closed != 0) return -1;
     FILE *gp = fopen(script, "w");
-    if (!gp) return -1;
+    if (!gp) return cannot_create(script);
     char plot[24576];
     snprintf(plot, sizeof plot,
              "set multiplot title 'Learning rates of %s, %s, %s: %zu interactions x "
@@ -242,8 +303,8 @@ static int figure4(const report_run *run, const char *dir) {
              rows > show_r || cols > show_c ? " (evenly spaced sample shown)" : "",
              heat, cmeans, rmeans);
     terminals(gp, base, 900, 700, plot);
-    fclose(gp);
-    return run_gnuplot(script) == 0 ? 1 : -1;
+    if (close_written(gp, script) != 0) return -1;
+    return draw(script, base);
 }
 
 int report_write_figures(const report_data *d, const char *results_dir,

@@ -27,14 +27,23 @@ int melon_atomic_open(melon_atomic_file *af, const char *path, melon_err *err) {
     return 0;
 }
 
+/* The system's reason a write failed: stdio keeps only an error flag, but
+ * flushing again retries the buffered bytes and sets errno afresh. */
+static int write_error(FILE *f) {
+    errno = 0;
+    if (fflush(f) == 0 && !ferror(f)) return 0;
+    return errno ? errno : EIO;
+}
+
 int melon_atomic_commit(melon_atomic_file *af, melon_err *err) {
-    int failed = ferror(af->f);
-    if (fclose(af->f) != 0) failed = 1;
+    int why = write_error(af->f);
+    if (!why && fsync(fileno(af->f)) != 0) why = errno;
+    if (fclose(af->f) != 0 && !why) why = errno;
     af->f = NULL;
-    if (failed) {
+    if (why) {
         unlink(af->tmp_path);
         af->tmp_path[0] = 0;
-        return melon_fail(err, "%s: write failed", af->path);
+        return melon_fail(err, "%s: write failed: %s", af->path, strerror(why));
     }
     if (rename(af->tmp_path, af->path) != 0) {
         int e = errno;

@@ -195,8 +195,9 @@ void melon_print_result_table(FILE *out, const melon_config *cfg,
             cfg->dataset_name ? cfg->dataset_name : "data", res->n_users,
             res->n_items, res->n_interactions, res->n_batches, cfg->batch_size,
             res->n_test_batches);
-    fprintf(out, "model %s, strategy %s, seed %llu, %d pre-training epochs\n",
-            cfg->model, cfg->strategy, (unsigned long long)cfg->seed, cfg->epochs);
+    fprintf(out, "model %s, strategy %s, seed %llu, %d pre-training epoch%s\n",
+            cfg->model, cfg->strategy, (unsigned long long)cfg->seed, cfg->epochs,
+            cfg->epochs == 1 ? "" : "s");
     if (cfg->validation > 0)
         fprintf(out, "VALIDATION: the stream is the last %g of the past; the "
                      "test stream was not used\n", cfg->validation);

@@ -16,6 +16,7 @@
 
 #include "melon/atomic_file.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +71,12 @@ int melon_model_save(const melon_model *m, const char *path, melon_err *err) {
     if (!m->ops) return melon_fail(err, "%s: no model to save", path);
     melon_atomic_file af;
     if (melon_atomic_open(&af, path, err) != 0) return -1;
+    errno = 0;
     if (!write_body(af.f, m)) {
+        int why = errno ? errno : EIO;
         melon_atomic_abort(&af);
-        return melon_fail(err, "%s: cannot write the model file", path);
+        return melon_fail(err, "%s: cannot write the model file: %s", path,
+                          strerror(why));
     }
     return melon_atomic_commit(&af, err);
 }

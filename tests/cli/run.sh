@@ -114,7 +114,8 @@ run run --data "$tmp/ok.csv" --batch-size 32 --epochs 3 --dim 8 --optimizer sgd 
   --lr 100 --init-std 1 --no-progress --quiet --out "$tmp/diverged.json"
 check "a diverging run still exits 0" [ "$(rc)" = 0 ]
 check "a diverging run is named on stderr" err_has "warning: .*the default updates diverged"
-check "with the options that set its learning rates" err_has "the learning rates of default: --lr"
+check "with the options that set its learning rates, as a sentence" \
+  err_has "melon run: the learning rate of default is set by --lr\.$"
 check "its result carries the warning" python3 -c "
 import json; assert 'diverged' in json.load(open('$tmp/diverged.json'))['warning']"
 run run --data "$tmp/ok.csv" --batch-size 32 --epochs 2 --dim 8 --no-progress --quiet \
