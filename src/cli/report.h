@@ -24,9 +24,17 @@ typedef struct {
     double *ndcg10;           /* per test batch */
     size_t n_batches;
     char *warning;            /* why its losses say it diverged, or NULL */
+    /* Every setting the file records but the seed (and the thread count),
+     * flattened to "key=value" ("dataset.min_user=21", "lr=0.05"), sorted:
+     * runs pool over seeds only when these are equal. */
+    char **settings;
+    size_t n_settings;
 } report_run;
 
-/* The runs of one (dataset, model, label), ordered by seed. */
+/* The runs of one (dataset, model, label), ordered by seed. Runs whose
+ * settings differ never share a group: when runs of one label differ, the
+ * label of each names the settings that tell them apart ("default (lr
+ * 0.05)"). */
 typedef struct {
     const char *dataset;
     const char *model;

@@ -109,9 +109,23 @@ static void terminals(FILE *gp, const char *base, int w, int h, const char *plot
             w, h, base, plot, w, h, base, plot);
 }
 
+/* The popularity ranker's runs on the dataset (its "default" label when
+ * there are several), drawn as the floor a model must clear; NULL when
+ * there are none or model is the ranker itself. */
+static const report_group *popularity_floor(const report_data *d, const char *dataset,
+                                            const char *model) {
+    if (strcmp(model, "pop") == 0) return NULL;
+    const report_group *g = report_find(d, dataset, "pop", "default");
+    for (size_t k = 0; !g && k < d->n_groups; k++)
+        if (strcmp(d->groups[k].dataset, dataset) == 0 &&
+            strcmp(d->groups[k].model, "pop") == 0)
+            g = &d->groups[k];
+    return g && g->n_runs > 0 && g->runs[0]->ndcg10 ? g : NULL;
+}
+
 static int figure5(const report_data *d, const char *dataset, const char *model,
                    const char *dir) {
-    const report_group *groups[d->n_labels + 1];
+    const report_group *groups[d->n_labels + 2];
     size_t n = 0, batches = 0;
     for (size_t k = 0; k < d->n_labels; k++) {
         const report_group *g = report_find(d, dataset, model, d->labels[k]);
@@ -120,6 +134,9 @@ static int figure5(const report_data *d, const char *dataset, const char *model,
         if (g->runs[0]->n_batches > batches) batches = g->runs[0]->n_batches;
     }
     if (n == 0 || batches == 0) return 0;
+    const report_group *pop_floor = popularity_floor(d, dataset, model);
+    size_t lines = n;
+    if (pop_floor) groups[lines++] = pop_floor; /* the last column */
     char slug_d[256], slug_m[64], base[4500], data[4600], script[4600];
     report_slug(dataset, slug_d, sizeof slug_d);
     report_slug(model, slug_m, sizeof slug_m);
@@ -130,10 +147,11 @@ static int figure5(const report_data *d, const char *dataset, const char *model,
     if (!f) return cannot_create(data);
     fprintf(f, "batch");
     for (size_t k = 0; k < n; k++) fprintf(f, "\t\"%s\"", groups[k]->label);
+    if (pop_floor) fprintf(f, "\t\"popularity (floor)\"");
     fputc('\n', f);
     for (size_t t = 0; t < batches; t++) {
         fprintf(f, "%zu", t + 1);
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; k < lines; k++) {
             double sum = 0.0;
             size_t count = 0;
             for (size_t r = 0; r < groups[k]->n_runs; r++)
@@ -149,7 +167,11 @@ static int figure5(const report_data *d, const char *dataset, const char *model,
     if (close_written(f, data) != 0) return -1;
     FILE *gp = fopen(script, "w");
     if (!gp) return cannot_create(script);
-    char plot[24576];
+    char plot[24576], floor_line[4800] = "";
+    if (pop_floor) /* dashed grey, under the strategies' lines */
+        snprintf(floor_line, sizeof floor_line,
+                 ", '%s' using 1:%zu with lines dt 2 lw 1.5 lc rgb '#555555' "
+                 "title columnheader(%zu)", data, lines + 1, lines + 1);
     snprintf(plot, sizeof plot,
              "set title 'NDCG@10 per online batch: %s, %s'\n"
              "set xlabel 'online batch'\nset ylabel 'NDCG@10'\n"
@@ -158,8 +180,8 @@ static int figure5(const report_data *d, const char *dataset, const char *model,
              "colors = '#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b "
              "#e377c2 #7f7f7f #bcbd22 #17becf #000000 #aec7e8'\n"
              "plot for [i=2:%zu] '%s' using 1:i with lines lw 1.5 "
-             "lc rgb word(colors, (i - 2) %% 12 + 1) title columnheader(i)",
-             dataset, model, n + 1, data);
+             "lc rgb word(colors, (i - 2) %% 12 + 1) title columnheader(i)%s",
+             dataset, model, n + 1, data, floor_line);
     terminals(gp, base, 900, 450, plot);
     if (close_written(gp, script) != 0) return -1;
     return draw(script, base);

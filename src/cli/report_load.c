@@ -100,6 +100,54 @@ static char *diverged_why(const cJSON *root, const cJSON *per_batch,
     return diverged ? strdup(why) : NULL;
 }
 
+/* What is not a setting of the experiment: the seed (runs pool over it),
+ * the thread count (it changes sums' order, not what is measured), where
+ * the data files were, and what the run measured. */
+static const char *const not_settings[] = {"seed", "threads", "files", NULL};
+
+static int is_listed(const char *const *list, const char *name) {
+    for (; *list; list++)
+        if (strcmp(*list, name) == 0) return 1;
+    return 0;
+}
+
+/* Appends "prefix.key=value" for every value under obj (objects are
+ * followed, other values written as compact JSON). */
+static void flatten(const cJSON *obj, const char *prefix, char ***out, size_t *n) {
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        if (!item->string || is_listed(not_settings, item->string)) continue;
+        char key[256];
+        snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", item->string);
+        if (cJSON_IsObject(item)) {
+            flatten(item, key, out, n);
+            continue;
+        }
+        char *value = cJSON_PrintUnformatted(item);
+        char **grown = realloc(*out, (*n + 1) * sizeof *grown);
+        if (!value || !grown) {
+            free(value);
+            if (grown) *out = grown;
+            continue;
+        }
+        *out = grown;
+        size_t len = strlen(key) + strlen(value) + 2;
+        (*out)[*n] = malloc(len);
+        if ((*out)[*n]) snprintf((*out)[*n], len, "%s=%s", key, value), (*n)++;
+        free(value);
+    }
+}
+
+static int compare_strings(const void *a, const void *b);
+
+/* The run's settings: the settings object and the dataset's (its name,
+ * k-core and sizes, which tell a different file apart). */
+static void read_settings(report_run *r, const cJSON *settings, const cJSON *dataset) {
+    flatten(settings, "", &r->settings, &r->n_settings);
+    flatten(dataset, "dataset", &r->settings, &r->n_settings);
+    qsort(r->settings, r->n_settings, sizeof *r->settings, compare_strings);
+}
+
 /* Parses one file; 1 = a melon result, 0 = some other JSON, -1 = broken. */
 static int parse_run(report_run *r, const char *path) {
     memset(r, 0, sizeof *r);
@@ -139,6 +187,7 @@ static int parse_run(report_run *r, const char *path) {
         goto done;
     }
     r->seed = (long)seed;
+    read_settings(r, settings, dataset);
     if (r->validation > 0.0) {
         /* validation runs never mix with test-stream runs */
         size_t len = strlen(r->dataset) + 32;
@@ -176,6 +225,8 @@ done:
 }
 
 static void free_run(report_run *r) {
+    for (size_t k = 0; k < r->n_settings; k++) free(r->settings[k]);
+    free(r->settings);
     free(r->warning);
     free(r->path);
     free(r->dataset);
@@ -234,7 +285,94 @@ static int compare_runs_by_seed(const void *a, const void *b) {
     return (x->seed > y->seed) - (x->seed < y->seed);
 }
 
+static int same_settings(const report_run *a, const report_run *b) {
+    if (a->n_settings != b->n_settings) return 0;
+    for (size_t k = 0; k < a->n_settings; k++)
+        if (strcmp(a->settings[k], b->settings[k]) != 0) return 0;
+    return 1;
+}
+
+/* The value of key in the run's settings ("key=value"), NULL when unset. */
+static const char *setting_value(const report_run *r, const char *key, size_t len) {
+    for (size_t k = 0; k < r->n_settings; k++)
+        if (strncmp(r->settings[k], key, len) == 0 && r->settings[k][len] == '=')
+            return r->settings[k] + len + 1;
+    return NULL;
+}
+
+static int same_value(const char *a, const char *b) {
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Appends " key value" for each setting of r that differs among runs[0..n). */
+static void describe_difference(const report_run *r, report_run *const *runs, size_t n,
+                                char *out, size_t cap) {
+    size_t used = strlen(out);
+    for (size_t j = 0; j < n; j++)
+        for (size_t k = 0; k < runs[j]->n_settings; k++) {
+            const char *entry = runs[j]->settings[k];
+            size_t len = strcspn(entry, "=");
+            /* each key once: at the first run that has it */
+            int seen = 0;
+            for (size_t i = 0; i < j && !seen; i++) seen = setting_value(runs[i], entry, len) != NULL;
+            if (seen) continue;
+            const char *mine = setting_value(r, entry, len);
+            int differs = 0;
+            for (size_t i = 0; i < n && !differs; i++)
+                differs = !same_value(setting_value(runs[i], entry, len), mine);
+            if (!differs) continue;
+            /* strings without their quotes */
+            const char *v = mine ? mine : "unset";
+            size_t vlen = strlen(v);
+            if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') v++, vlen -= 2;
+            int wrote = snprintf(out + used, cap - used, "%s%.*s %.*s",
+                                 out[used - 1] == '(' ? "" : ", ", (int)len, entry,
+                                 (int)vlen, v);
+            if (wrote < 0 || (size_t)wrote >= cap - used) return;
+            used += (size_t)wrote;
+        }
+}
+
+/* Runs of one (dataset, model, label) whose settings differ are never
+ * pooled: each gets a label naming the settings that set it apart. */
+static void separate_differing_settings(report_data *d) {
+    char **labels = calloc(d->n_runs ? d->n_runs : 1, sizeof *labels);
+    report_run **same = calloc(d->n_runs ? d->n_runs : 1, sizeof *same);
+    if (!labels || !same) {
+        free(labels);
+        free(same);
+        return;
+    }
+    for (size_t k = 0; k < d->n_runs; k++) {
+        report_run *r = &d->runs[k];
+        size_t n = 0;
+        int differ = 0;
+        for (size_t j = 0; j < d->n_runs; j++) {
+            report_run *o = &d->runs[j];
+            if (strcmp(o->dataset, r->dataset) || strcmp(o->model, r->model) ||
+                strcmp(o->label, r->label))
+                continue;
+            same[n++] = o;
+            differ |= !same_settings(o, r);
+        }
+        if (!differ) continue;
+        char name[1024];
+        snprintf(name, sizeof name, "%s (", r->label);
+        describe_difference(r, same, n, name, sizeof name - 1);
+        strcat(name, ")");
+        labels[k] = strdup(name);
+    }
+    for (size_t k = 0; k < d->n_runs; k++)
+        if (labels[k]) {
+            free(d->runs[k].label);
+            d->runs[k].label = labels[k];
+        }
+    free(labels);
+    free(same);
+}
+
 static void build_groups(report_data *d) {
+    separate_differing_settings(d);
     for (size_t k = 0; k < d->n_runs; k++) {
         report_run *r = &d->runs[k];
         add_unique(&d->datasets, &d->n_datasets, r->dataset);

@@ -47,10 +47,16 @@ static const report_group *best_baseline(const report_group **groups, size_t n,
     return best;
 }
 
-/* MeLON's runs against the baseline's, paired by seed. */
-static melon_paired_test compare_paired(const report_group *a,
+/* MeLON's runs against the baseline's, paired by seed: only the seeds both
+ * ran count, in the test and in the means compared. */
+typedef struct {
+    melon_paired_test test;
+    double mean_a, mean_b;   /* over the common seeds */
+} paired_comparison;
+
+static paired_comparison compare_paired(const report_group *a,
                                         const report_group *b, int metric) {
-    double x[a->n_runs], y[a->n_runs];
+    double x[a->n_runs + 1], y[a->n_runs + 1];
     size_t n = 0;
     for (size_t i = 0; i < a->n_runs; i++)
         for (size_t j = 0; j < b->n_runs; j++)
@@ -59,7 +65,22 @@ static melon_paired_test compare_paired(const report_group *a,
                 y[n] = metric < 0 ? b->runs[j]->update_s : b->runs[j]->metrics[metric];
                 n++;
             }
-    return melon_paired_t_test(x, y, n);
+    paired_comparison c = {melon_paired_t_test(x, y, n), melon_mean(x, n),
+                           melon_mean(y, n)};
+    return c;
+}
+
+/* A test needs two pairs at least; with fewer its p is undefined. */
+static int testable(const paired_comparison *c) { return c->test.n >= 2; }
+
+/* Whether the groups ran different sets of seeds. */
+static int seeds_differ(const report_group **groups, size_t n) {
+    for (size_t k = 1; k < n; k++) {
+        if (groups[k]->n_runs != groups[0]->n_runs) return 1;
+        for (size_t r = 0; r < groups[k]->n_runs; r++)
+            if (groups[k]->runs[r]->seed != groups[0]->runs[r]->seed) return 1;
+    }
+    return 0;
 }
 
 static void write_table2(FILE *out, const report_data *d, const char *dataset,
@@ -83,17 +104,23 @@ static void write_table2(FILE *out, const report_data *d, const char *dataset,
             if (report_is_melon(g)) {
                 const report_group *base = best_baseline(groups, n, m);
                 if (base) {
-                    melon_paired_test t = compare_paired(g, base, m);
-                    if (t.p_two_sided < SIGNIFICANCE)
-                        snprintf(mark, sizeof mark, "%s", t.mean_difference > 0 ? " †" : " ‡");
+                    paired_comparison c = compare_paired(g, base, m);
+                    if (testable(&c) && c.test.p_two_sided < SIGNIFICANCE)
+                        snprintf(mark, sizeof mark, "%s",
+                                 c.test.mean_difference > 0 ? " †" : " ‡");
                 }
             }
             const char *open = rank == 0 ? "**" : rank == 1 ? "<u>" : "";
             const char *close = rank == 0 ? "**" : rank == 1 ? "</u>" : "";
-            fprintf(out, " %s%.4f ± %.4f%s%s |", open, mean, group_se(g, m), close, mark);
+            /* one seed has no standard error */
+            if (g->n_runs < 2) fprintf(out, " %s%.4f%s%s |", open, mean, close, mark);
+            else fprintf(out, " %s%.4f ± %.4f%s%s |", open, mean, group_se(g, m), close, mark);
         }
         fprintf(out, " %zu |\n", g->n_runs);
     }
+    if (seeds_differ(groups, n))
+        fprintf(out, "\nThe rows ran different seeds (the seeds column); each MeLON "
+                     "test pairs the seeds both of its runs have.\n");
 }
 
 /* The improvement of each MeLON configuration over the best baseline, per
@@ -106,7 +133,8 @@ static void write_improvement(FILE *out, const report_data *d, const char *datas
     for (size_t k = 0; k < n; k++) {
         const report_group *g = groups[k];
         if (!report_is_melon(g)) continue;
-        int wins = 0, significant_wins = 0, significant_losses = 0, compared = 0;
+        int wins = 0, significant_wins = 0, significant_losses = 0, compared = 0,
+            tested = 0;
         fprintf(out, "| %s | %s | %s |", dataset, model, g->label);
         for (int m = 0; m < REPORT_N_METRICS; m++) {
             const report_group *base = best_baseline(groups, n, m);
@@ -114,17 +142,34 @@ static void write_improvement(FILE *out, const report_data *d, const char *datas
                 fprintf(out, " – |");
                 continue;
             }
-            double mine = group_mean(g, m), theirs = group_mean(base, m);
-            melon_paired_test t = compare_paired(g, base, m);
+            paired_comparison c = compare_paired(g, base, m);
+            if (c.test.n == 0) {
+                fprintf(out, " no common seed with %s |", base->label);
+                continue;
+            }
+            double mine = c.mean_a, theirs = c.mean_b;
+            int significant = testable(&c) && c.test.p_two_sided < SIGNIFICANCE;
             compared++;
+            tested += testable(&c);
             wins += mine > theirs;
-            significant_wins += mine > theirs && t.p_two_sided < SIGNIFICANCE;
-            significant_losses += mine < theirs && t.p_two_sided < SIGNIFICANCE;
-            fprintf(out, " %+.1f%% vs %s (p %.3f) |",
+            significant_wins += mine > theirs && significant;
+            significant_losses += mine < theirs && significant;
+            char p[32], seeds[64] = "";
+            if (testable(&c)) snprintf(p, sizeof p, "%.3f", c.test.p_two_sided);
+            else snprintf(p, sizeof p, "n/a");
+            if (c.test.n < g->n_runs || c.test.n < base->n_runs)
+                snprintf(seeds, sizeof seeds, ", over the %zu common seed%s", c.test.n,
+                         c.test.n == 1 ? "" : "s");
+            fprintf(out, " %+.1f%% vs %s (p %s%s) |",
                     theirs != 0.0 ? 100.0 * (mine - theirs) / theirs : 0.0, base->label,
-                    t.p_two_sided);
+                    p, seeds);
         }
-        if (compared == 0) fprintf(out, " no baseline |\n");
+        if (compared == 0) fprintf(out, " no baseline with a common seed |\n");
+        else if (tested == 0)
+            fprintf(out, " %s: higher on %d of %d metrics; no test (fewer than two "
+                         "common seeds) |\n",
+                    wins == compared ? "agrees in direction" : "**does not agree**", wins,
+                    compared);
         else if (significant_wins == compared)
             fprintf(out, " agrees: significantly best on every metric |\n");
         else if (significant_losses > 0)
@@ -137,17 +182,17 @@ static void write_improvement(FILE *out, const report_data *d, const char *datas
     }
 }
 
+static int any_group(const report_data *d, int (*is)(const report_group *)) {
+    for (size_t k = 0; k < d->n_groups; k++)
+        if (is(&d->groups[k])) return 1;
+    return 0;
+}
+
+/* Left out when there are no ablation runs. */
 static void write_table3(FILE *out, const report_data *d) {
     static const char *const ablations[3] = {"melon-i", "melon-p", "melon"};
-    int any = 0;
-    for (size_t i = 0; i < d->n_datasets && !any; i++)
-        for (size_t j = 0; j < d->n_models && !any; j++)
-            any = report_find(d, d->datasets[i], d->models[j], "melon-i") ||
-                  report_find(d, d->datasets[i], d->models[j], "melon-p");
-    if (!any) {
-        fprintf(out, "\nNo ablation runs (melon-i, melon-p) in these results.\n");
-        return;
-    }
+    if (!any_group(d, report_is_ablation)) return;
+    fprintf(out, "\n## Table 3: ablation (HR@5)\n");
     fprintf(out, "\n| dataset | model | MeLON_I (melon-i) | MeLON_P (melon-p) | MeLON |\n"
                  "| --- | --- | ---: | ---: | ---: |\n");
     for (size_t i = 0; i < d->n_datasets; i++)
@@ -161,8 +206,9 @@ static void write_table3(FILE *out, const report_data *d) {
             if (!present) continue;
             fprintf(out, "| %s | %s |", d->datasets[i], d->models[j]);
             for (int a = 0; a < 3; a++) {
-                if (g[a]) fprintf(out, " %.4f ± %.4f |", group_mean(g[a], 0), group_se(g[a], 0));
-                else fprintf(out, " – |");
+                if (!g[a]) fprintf(out, " – |");
+                else if (g[a]->n_runs < 2) fprintf(out, " %.4f |", group_mean(g[a], 0));
+                else fprintf(out, " %.4f ± %.4f |", group_mean(g[a], 0), group_se(g[a], 0));
             }
             fputc('\n', out);
         }
@@ -190,7 +236,10 @@ static void write_table4(FILE *out, const report_data *d) {
                     continue;
                 }
                 double s = group_mean(g, -1);
-                if (base && group_mean(base, -1) > 0.0)
+                int timed = 1; /* result files without timings have none */
+                for (size_t r = 0; r < g->n_runs; r++) timed &= g->runs[r]->update_s >= 0.0;
+                if (!timed) fprintf(out, " n/a |");
+                else if (base && group_mean(base, -1) > 0.0)
                     fprintf(out, " %.3g ms (%.1f×) |", 1e3 * s, s / group_mean(base, -1));
                 else
                     fprintf(out, " %.3g ms |", 1e3 * s);
@@ -261,7 +310,9 @@ void report_write_markdown(FILE *out, const report_data *d,
                            const char *figures_dir, const char *figures_link) {
     fprintf(out, "# Online update: results\n\n"
                  "%zu runs: %zu datasets, %zu models, %zu strategies. Mean ± standard "
-                 "error over seeds. In each column the best mean is **bold** and "
+                 "error over seeds (one seed: its value alone). Runs are averaged "
+                 "only when every setting but the seed is the same; where runs of "
+                 "one strategy differ, its name says how. In each column the best mean is **bold** and "
                  "the second <u>underlined</u>. † marks a MeLON value that is "
                  "significantly better than the best baseline of that column, and ‡ "
                  "one that is significantly worse (paired t-test over seeds, two-sided, "
@@ -272,19 +323,22 @@ void report_write_markdown(FILE *out, const report_data *d,
     for (size_t i = 0; i < d->n_datasets; i++)
         for (size_t j = 0; j < d->n_models; j++)
             write_table2(out, d, d->datasets[i], d->models[j]);
-    fprintf(out, "\n## MeLON against the best baseline\n\n"
-                 "The relative difference to the best baseline of each metric, with "
-                 "the p-value of the paired t-test. The paper reports MeLON best "
-                 "everywhere; the last column says whether these runs agree.\n\n"
-                 "| dataset | model | MeLON |");
-    for (int m = 0; m < REPORT_N_METRICS; m++) fprintf(out, " %s |", report_metric_names[m]);
-    fprintf(out, " the paper's direction |\n| --- | --- | --- |");
-    for (int m = 0; m < REPORT_N_METRICS; m++) fprintf(out, " --- |");
-    fprintf(out, " --- |\n");
-    for (size_t i = 0; i < d->n_datasets; i++)
-        for (size_t j = 0; j < d->n_models; j++)
-            write_improvement(out, d, d->datasets[i], d->models[j]);
-    fprintf(out, "\n## Table 3: ablation (HR@5)\n");
+    if (any_group(d, report_is_melon)) {
+        fprintf(out, "\n## MeLON against the best baseline\n\n"
+                     "The relative difference to the best baseline of each metric, "
+                     "with the p-value of the paired t-test, both over the seeds the "
+                     "two have in common (n/a: fewer than two). The paper reports "
+                     "MeLON best everywhere; the last column says whether these runs "
+                     "agree.\n\n"
+                     "| dataset | model | MeLON |");
+        for (int m = 0; m < REPORT_N_METRICS; m++) fprintf(out, " %s |", report_metric_names[m]);
+        fprintf(out, " the paper's direction |\n| --- | --- | --- |");
+        for (int m = 0; m < REPORT_N_METRICS; m++) fprintf(out, " --- |");
+        fprintf(out, " --- |\n");
+        for (size_t i = 0; i < d->n_datasets; i++)
+            for (size_t j = 0; j < d->n_models; j++)
+                write_improvement(out, d, d->datasets[i], d->models[j]);
+    }
     write_table3(out, d);
     fprintf(out, "\n## Table 4: time per online batch (meta step and update, "
                  "without evaluation; each run's median batch, mean over "

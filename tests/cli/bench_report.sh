@@ -107,5 +107,59 @@ check "a run's own warning is kept" grep -q "| toy | bpr | default | 3 | a reaso
 check "a loss below 2 ln 2 is not" bash -c "! grep -q '| melon | 3 |' '$k'"
 check "no diverged section for the sane grid" bash -c "! grep -q 'diverged' '$tmp/rep/report.md'"
 
+# --- what must not be pooled or claimed: runs of one label at two learning
+# rates; seeds 1-3 against seeds 1-2; one seed; no MeLON or ablation runs;
+# the popularity floor in Figure 5
+python3 - "$tmp" <<'PY'
+import json, os, sys
+names = ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"]
+def result(folder, dataset, model, strategy, seed, base, lr=0.001, label=None):
+    os.makedirs(folder, exist_ok=True)
+    m = {k: base + 0.01 * seed + 0.1 * j for j, k in enumerate(names)}
+    r = {"dataset": {"name": dataset, "files": [f"/somewhere/{seed}.csv"], "min_user": 0},
+         "settings": {"model": model, "strategy": strategy, "label": label or strategy,
+                      "seed": seed, "threads": seed, "epochs": 1, "lr": lr},
+         "metrics": m, "per_batch": {"NDCG@10": [m["NDCG@10"]] * 4},
+         "timing": {"update_s_per_batch": {"median": 0.001}}, "warning": ""}
+    json.dump(r, open(f"{folder}/{model}-{label or strategy}-{lr}-{seed}.json", "w"))
+t = sys.argv[1]
+# two learning rates under one label; threads and file paths differ too
+for seed in (1, 2, 3): result(f"{t}/mixed", "toy", "bpr", "default", seed, 0.30)
+result(f"{t}/mixed", "toy", "bpr", "default", 1, 0.50, lr=0.05)
+# melon on seeds 1-3, default on 1-2
+for seed in (1, 2, 3): result(f"{t}/seeds", "toy", "bpr", "melon", seed, 0.32)
+for seed in (1, 2): result(f"{t}/seeds", "toy", "bpr", "default", seed, 0.30)
+# one seed each
+for s, b in (("melon", 0.32), ("default", 0.30)): result(f"{t}/one", "toy", "bpr", s, 1, b)
+# no melon runs, a popularity floor
+for seed in (1, 2):
+    result(f"{t}/floor", "toy", "bpr", "default", seed, 0.30)
+    result(f"{t}/floor", "toy", "pop", "default", seed, 0.10)
+PY
+"$melon" report "$tmp/mixed" --out "$tmp/rmixed" --no-figures 2>"$tmp/err"
+k="$tmp/rmixed/report.md"
+check "runs at another learning rate are not pooled" grep -q "^| default (lr 0.05) | \*\*0.5100\*\* |.* 1 |$" "$k"
+check "the others keep their own row" grep -q "^| default (lr 0.001) | <u>0.3200 ± 0.0058</u> |.* 3 |$" "$k"
+check "threads and file paths do not split runs" bash -c "! grep -q 'threads\|files' '$k'"
+"$melon" report "$tmp/seeds" --out "$tmp/rseeds" --no-figures 2>"$tmp/err"
+k="$tmp/rseeds/report.md"
+# HR@5 over seeds 1-2: melon 0.335, default 0.315: +6.3%
+check "3 seeds against 2: compared over the 2 in common" grep -q "+6.3% vs default (p 0.000, over the 2 common seeds)" "$k"
+check "and the table says the seeds differ" grep -q "The rows ran different seeds" "$k"
+"$melon" report "$tmp/one" --out "$tmp/rone" --no-figures 2>"$tmp/err"
+k="$tmp/rone/report.md"
+check "one seed: no standard error" grep -q "^| melon | \*\*0.3300\*\* | \*\*0.4300\*\* |" "$k"
+check "one seed: no ± anywhere" bash -c "! grep -q '± 0.0000' '$k'"
+check "one seed: no p-value" grep -q "+6.5% vs default (p n/a)" "$k"
+check "one seed: no test claimed" grep -q "higher on 6 of 6 metrics; no test (fewer than two common seeds)" "$k"
+check "one seed: no significance mark" bash -c "! grep -q '[†‡] |' '$k'"
+"$melon" report "$tmp/floor" --out "$tmp/rfloor" 2>"$tmp/err"
+k="$tmp/rfloor/report.md"
+check "no MeLON runs: no MeLON table" bash -c "! grep -q 'MeLON against the best baseline' '$k'"
+check "no ablation runs: no Table 3" bash -c "! grep -q 'Table 3' '$k'"
+check "figure 5 draws the popularity floor" grep -q '"popularity (floor)"' "$tmp/rfloor/figures/fig5-toy-bpr.dat"
+check "as a dashed line" grep -q "dt 2" "$tmp/rfloor/figures/fig5-toy-bpr.gp"
+check "figure 5 with the floor drawn" [ -s "$tmp/rfloor/figures/fig5-toy-bpr.svg" ]
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
