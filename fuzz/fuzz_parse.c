@@ -60,7 +60,8 @@ static void exercise(const melon_stream *stream) {
                                                        stream->n);
         if (negative >= stream->n_items) abort();
         int32_t eval[MELON_EVAL_NEGATIVES];
-        melon_sample_eval_negatives(&index, 1, 0, stream->user, 1, eval, &err);
+        melon_sample_eval_negatives(&index, 1, 0, stream->user, 1,
+                                    MELON_EVAL_NEGATIVES, eval, &err);
         melon_pair_index_free(&index);
     }
     melon_history history;

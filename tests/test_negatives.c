@@ -199,22 +199,22 @@ static void test_eval_negatives(void **state) {
     const int32_t users[4] = {0, 1, 0, 1};
     int32_t first[4 * 99], again[4 * 99], other_seed[4 * 99],
         other_batch[4 * 99], prefix[1 * 99];
-    assert_int_equal(melon_sample_eval_negatives(&index, 5, 3, users, 4,
+    assert_int_equal(melon_sample_eval_negatives(&index, 5, 3, users, 4, 99,
                                                  first, &err), 0);
     for (int k = 0; k < 4; k++)
         assert_valid_negatives(&index, users[k], first + k * 99);
     /* the same seed and batch give the same lists */
-    assert_int_equal(melon_sample_eval_negatives(&index, 5, 3, users, 4,
+    assert_int_equal(melon_sample_eval_negatives(&index, 5, 3, users, 4, 99,
                                                  again, &err), 0);
     assert_memory_equal(first, again, sizeof first);
     /* the list of interaction k does not depend on the others */
-    assert_int_equal(melon_sample_eval_negatives(&index, 5, 3, users, 1,
+    assert_int_equal(melon_sample_eval_negatives(&index, 5, 3, users, 1, 99,
                                                  prefix, &err), 0);
     assert_memory_equal(first, prefix, sizeof prefix);
     /* another seed, another batch, another position: other lists */
-    assert_int_equal(melon_sample_eval_negatives(&index, 6, 3, users, 4,
+    assert_int_equal(melon_sample_eval_negatives(&index, 6, 3, users, 4, 99,
                                                  other_seed, &err), 0);
-    assert_int_equal(melon_sample_eval_negatives(&index, 5, 4, users, 4,
+    assert_int_equal(melon_sample_eval_negatives(&index, 5, 4, users, 4, 99,
                                                  other_batch, &err), 0);
     for (int k = 0; k < 4; k++) {
         assert_memory_not_equal(first + k * 99, other_seed + k * 99,
@@ -235,7 +235,7 @@ static void test_eval_negatives_too_few_items(void **state) {
     assert_int_equal(melon_pair_index_build(&index, &t.stream, &err), 0);
     const int32_t users[2] = {0, 2};
     int32_t out[2 * 99];
-    assert_int_equal(melon_sample_eval_negatives(&index, 1, 0, users, 2, out,
+    assert_int_equal(melon_sample_eval_negatives(&index, 1, 0, users, 2, 99, out,
                                                  &err), -1);
     assert_non_null(strstr(err.msg, "user 'carol'"));
     assert_non_null(strstr(err.msg, "950 of the 1000 items"));
@@ -248,7 +248,7 @@ static void test_eval_negatives_too_few_items(void **state) {
     assert_int_equal(melon_pair_index_build(&edge_index, &edge.stream, &err),
                      0);
     const int32_t only[1] = {0};
-    assert_int_equal(melon_sample_eval_negatives(&edge_index, 1, 0, only, 1,
+    assert_int_equal(melon_sample_eval_negatives(&edge_index, 1, 0, only, 1, 99,
                                                  out, &err), 0);
     assert_valid_negatives(&edge_index, 0, out);
     melon_pair_index_free(&edge_index);
@@ -267,7 +267,7 @@ static void test_eval_negatives_are_uniform(void **state) {
     enum { ROUNDS = 200 };
     static int32_t users[ROUNDS], out[ROUNDS * 99];
     static int counts[2000];
-    assert_int_equal(melon_sample_eval_negatives(&index, 9, 0, users, ROUNDS,
+    assert_int_equal(melon_sample_eval_negatives(&index, 9, 0, users, ROUNDS, 99,
                                                  out, &err), 0);
     for (size_t k = 0; k < ROUNDS * 99; k++) counts[out[k]]++;
     assert_int_equal(counts[0], 0);

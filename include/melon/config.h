@@ -29,6 +29,10 @@ typedef struct {
                                      batches as the stream and never touch
                                      the test stream (model selection) */
     int epochs;                   /* 5 */
+    int negatives;                /* evaluation negatives per interaction
+                                     (99), or 0 (MELON_NEGATIVES_ALL):
+                                     every item the user has not
+                                     interacted with (protocol.md 4.1) */
     uint64_t seed;                /* 1 */
     int threads;                  /* 0 = all cores */
 

@@ -18,6 +18,7 @@
 
 #define MELON_MAX_TENSORS 16
 #define MELON_MAX_LAYERS 8
+#define MELON_SCORE_ITEMS_BLOCK 256  /* users per product in score_items */
 
 typedef enum {
     MELON_USER_TABLE,  /* rows = n_users, row u looked up by user u */
@@ -81,6 +82,12 @@ typedef struct {
     /* Scores n (user, item) pairs. */
     void (*score)(melon_model *m, const int32_t *users,
                   const int32_t *items, size_t n, float *out);
+    /* Scores every item for each of n users (full ranking): out holds
+     * [n][n_items], row k for users[k]. The same scores as score() up to
+     * rounding (the sums run in another order); every score of a row comes
+     * from the same computation. */
+    void (*score_items)(melon_model *m, const int32_t *users, size_t n,
+                        float *out);
     /* Per-triple losses and slot gradients at the current parameters. */
     void (*forward_backward)(melon_model *m, const melon_triple *triples,
                              int n, melon_grads *g);
@@ -104,7 +111,8 @@ struct melon_model {
 
 /* name: "bpr", "ncf" or "pop". max_triples bounds one forward_backward
  * call (and score calls up to max_triples * 2 pairs at once; larger score
- * calls are split internally). */
+ * calls are split internally). score_items takes its users in blocks of
+ * MELON_SCORE_ITEMS_BLOCK (larger calls are split internally). */
 int melon_model_create(melon_model *m, const char *name, int32_t n_users,
                        int32_t n_items, const melon_model_config *cfg,
                        int max_triples, melon_err *err);

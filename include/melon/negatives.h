@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+/* The protocol's evaluation negatives per interaction. */
 #define MELON_EVAL_NEGATIVES 99
 
 typedef struct {
@@ -44,12 +45,13 @@ uint32_t melon_pair_first(const melon_pair_index *index, int32_t user,
 int32_t melon_sample_train_negative(const melon_pair_index *index,
                                     melon_rng *rng, int32_t user, size_t end);
 
-/* 99 distinct evaluation negatives for each of the n interactions of online
- * batch `batch` (out: [n * 99]). The draw depends only on (seed, batch, the
- * users), so every strategy of a comparison ranks the same lists. Fails with
- * a message when a user has fewer than 99 items never interacted with. */
+/* n_negatives distinct evaluation negatives (the protocol's 99) for each of
+ * the n interactions of online batch `batch` (out: [n * n_negatives]). The
+ * draw depends only on (seed, batch, the users, n_negatives), so every
+ * strategy of a comparison ranks the same lists. Fails with a message when
+ * a user has fewer than n_negatives items never interacted with. */
 int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
                                 size_t batch, const int32_t *users, size_t n,
-                                int32_t *out, melon_err *err);
+                                int n_negatives, int32_t *out, melon_err *err);
 
 #endif

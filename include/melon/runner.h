@@ -17,11 +17,14 @@ typedef struct {
     size_t n_interactions;
     size_t n_batches;
     size_t n_test_batches;
-    /* overall metrics, and split by whether the user had interacted before
-     * the batch (seen) or not (new: a cold-start user) */
+    /* overall metrics; split by whether the user had interacted before
+     * the batch (seen) or not (new: a cold-start user); and by whether the
+     * user had interacted with the item before (a repeat pair) or not */
     melon_metric_sums total;
     melon_metric_sums seen_users;
     melon_metric_sums new_users;
+    melon_metric_sums repeat_pairs;
+    melon_metric_sums new_pairs;
     /* per online batch */
     melon_metric_sums *per_batch;       /* [n_test_batches] */
     double *update_seconds;             /* [n_test_batches] */
@@ -33,6 +36,7 @@ typedef struct {
     double update_median_s;
     double update_p90_s;
     double pretrain_s;
+    double evaluate_s;                  /* ranking the online batches */
     double load_s;
     double total_s;
     double peak_rss_mb;

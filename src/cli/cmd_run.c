@@ -6,9 +6,11 @@
 
 #include "melon/config.h"
 #include "fetch/fetch.h"
+#include "melon/evaluate.h"
 #include "melon/runner.h"
 #include "melon/strategy.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +56,26 @@ static int parse_layers(void *ctx, const char *value, char *why, size_t cap) {
         return -1;
     }
     m->n_layers = n;
+    return 0;
+}
+
+/* --negatives: a count of sampled negatives, or "all". */
+static int parse_negatives(void *ctx, const char *value, char *why,
+                           size_t cap) {
+    run_args *a = ctx;
+    if (strcmp(value, "all") == 0) {
+        a->cfg.negatives = MELON_NEGATIVES_ALL;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(value, &end, 10);
+    if (end == value || *end || errno == ERANGE || n < 1 || n > 100000000) {
+        snprintf(why, cap, "must be 'all' or a number of negatives from 1 "
+                           "to 100000000");
+        return -1;
+    }
+    a->cfg.negatives = (int)n;
     return 0;
 }
 
@@ -149,6 +171,10 @@ static int build_specs(run_args *a, option_spec *specs) {
          "model selection: replay the last V of the past batches as the "
          "stream instead of the test stream (0: off)", 0, 0.99, NULL, NULL},
         {"batch-size", OPT_INT, &cfg->batch_size, "N", "interactions per batch", 1, 1 << 20, NULL, NULL},
+        {"negatives", OPT_LIST, NULL, "N|all",
+         "rank each interaction against N sampled items its user never "
+         "interacts with, or against every item the user has not "
+         "interacted with (all) [default: 99]", 0, 0, NULL, parse_negatives},
         {"dim", OPT_INT, &cfg->model_cfg.dim, "D", "embedding size", 1, 4096, NULL, NULL},
         {"layers", OPT_LIST, NULL, "W,W,...",
          "NCF tower widths [default: 64,64,64,64]", 0, 0, NULL, parse_layers},
@@ -299,8 +325,8 @@ int melon_cmd_run(int argc, char **argv) {
         "usage: melon run --data FILE[,FILE...]|NAME [options]\n\n"
         "Pre-trains a recommender on the past of an interaction stream, then\n"
         "replays the rest batch by batch: evaluate each batch before updating\n"
-        "on it (HR and NDCG at 5, 10, 20 against 99 sampled negatives) and\n"
-        "time each update.\n";
+        "on it (HR, NDCG, MRR and Recall at 5, 10, 20, against 99 sampled\n"
+        "negatives unless --negatives says otherwise) and time each update.\n";
     option_spec specs[MAX_RUN_OPTIONS];
     if (build_specs(&a, specs) != 0) {
         fprintf(stderr, "melon run: too many options\n");

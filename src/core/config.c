@@ -10,6 +10,7 @@ void melon_config_default(melon_config *cfg) {
     cfg->batch_size = 256;
     cfg->train_ratio = 0.8;
     cfg->epochs = 5;
+    cfg->negatives = 99;
     cfg->seed = 1;
     cfg->threads = 0;
     cfg->model = "bpr";

@@ -9,8 +9,8 @@
 #define NO_POSITION UINT32_MAX
 /* Rejection draws for a training negative before enumerating. */
 #define TRAIN_REJECTION_TRIES 64
-/* Rejection draws for 99 evaluation negatives before enumerating. */
-#define EVAL_REJECTION_TRIES (100 * MELON_EVAL_NEGATIVES)
+/* Rejection draws per evaluation negative before enumerating. */
+#define EVAL_REJECTION_TRIES_PER_NEGATIVE 100
 /* Stream offset between batches for evaluation generators. */
 #define EVAL_STREAM_STRIDE 1000003ULL
 
@@ -162,15 +162,15 @@ static void mark_user_items(const melon_pair_index *index, eval_marks *m,
         m->mark[index->user_items[a]] = m->tag;
 }
 
-/* 99 distinct items from the user's never-interacted list, uniformly, by a
- * partial Fisher-Yates shuffle of the full list. */
+/* n_negatives distinct items from the user's never-interacted list,
+ * uniformly, by a partial Fisher-Yates shuffle of the full list. */
 static void eval_by_enumeration(const melon_pair_index *index, melon_rng *rng,
                                 const eval_marks *m, int32_t *scratch,
-                                int32_t *out) {
+                                int n_negatives, int32_t *out) {
     uint32_t n_free = 0;
     for (int32_t item = 0; item < index->n_items; item++)
         if (m->mark[item] != m->tag) scratch[n_free++] = item;
-    for (uint32_t t = 0; t < MELON_EVAL_NEGATIVES; t++) {
+    for (uint32_t t = 0; t < (uint32_t)n_negatives; t++) {
         uint32_t r = t + melon_rng_below(rng, n_free - t);
         int32_t chosen = scratch[r];
         scratch[r] = scratch[t];
@@ -179,18 +179,19 @@ static void eval_by_enumeration(const melon_pair_index *index, melon_rng *rng,
     }
 }
 
-/* Rejection sampling of 99 distinct never-interacted items; 0 when done,
- * -1 when it ran out of tries (the caller then enumerates, after clearing
- * the marks of the items chosen here). */
+/* Rejection sampling of n_negatives distinct never-interacted items; 0
+ * when done, -1 when it ran out of tries (the caller then enumerates, after
+ * clearing the marks of the items chosen here). */
 static int eval_by_rejection(const melon_pair_index *index, melon_rng *rng,
-                             eval_marks *m, int32_t *out) {
+                             eval_marks *m, int n_negatives, int32_t *out) {
     int n_chosen = 0;
-    for (int t = 0; t < EVAL_REJECTION_TRIES; t++) {
+    long tries = (long)EVAL_REJECTION_TRIES_PER_NEGATIVE * n_negatives;
+    for (long t = 0; t < tries; t++) {
         int32_t item = (int32_t)melon_rng_below(rng, (uint32_t)index->n_items);
         if (m->mark[item] == m->tag) continue; /* the user's, or chosen */
         m->mark[item] = m->tag;
         out[n_chosen++] = item;
-        if (n_chosen == MELON_EVAL_NEGATIVES) return 0;
+        if (n_chosen == n_negatives) return 0;
     }
     for (int c = 0; c < n_chosen; c++) m->mark[out[c]] = 0;
     return -1;
@@ -208,15 +209,19 @@ static const char *user_label(const melon_pair_index *index, int32_t user,
 
 int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
                                 size_t batch, const int32_t *users, size_t n,
-                                int32_t *out, melon_err *err) {
+                                int n_negatives, int32_t *out,
+                                melon_err *err) {
     int32_t n_items = index->n_items;
+    if (n_negatives < 1)
+        return melon_fail(err, "evaluation negatives: %d per interaction, "
+                               "expected at least 1", n_negatives);
     int32_t *scratch = NULL;
     eval_marks marks = {melon_calloc((size_t)(n_items > 0 ? n_items : 1),
                                      sizeof(uint32_t), err), 0};
     if (!marks.mark) return -1;
     for (size_t k = 0; k < n; k++) {
         int32_t user = users[k];
-        int32_t *chosen = out + k * MELON_EVAL_NEGATIVES;
+        int32_t *chosen = out + k * (size_t)n_negatives;
         if (user < 0 || user >= index->n_users) {
             free(scratch);
             free(marks.mark);
@@ -224,7 +229,7 @@ int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
                                    "0..%d", user, index->n_users - 1);
         }
         int64_t n_free = (int64_t)n_items - index->user_distinct[user];
-        if (n_free < MELON_EVAL_NEGATIVES) {
+        if (n_free < n_negatives) {
             char buf[32];
             free(scratch);
             free(marks.mark);
@@ -234,14 +239,15 @@ int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
                               "than the %d evaluation negatives needed",
                               user_label(index, user, buf, sizeof buf),
                               index->user_distinct[user], n_items,
-                              (long long)n_free, MELON_EVAL_NEGATIVES);
+                              (long long)n_free, n_negatives);
         }
         melon_rng rng;
         melon_rng_seed_stream(&rng, seed, batch * EVAL_STREAM_STRIDE + k);
-        int few_free = n_free < 4 * MELON_EVAL_NEGATIVES ||
+        int few_free = n_free < 4 * (int64_t)n_negatives ||
                        4 * n_free < (int64_t)n_items;
         mark_user_items(index, &marks, user);
-        if (!few_free && eval_by_rejection(index, &rng, &marks, chosen) == 0)
+        if (!few_free &&
+            eval_by_rejection(index, &rng, &marks, n_negatives, chosen) == 0)
             continue;
         if (!scratch) {
             scratch = melon_alloc((size_t)n_items * sizeof *scratch, err);
@@ -250,7 +256,7 @@ int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
                 return -1;
             }
         }
-        eval_by_enumeration(index, &rng, &marks, scratch, chosen);
+        eval_by_enumeration(index, &rng, &marks, scratch, n_negatives, chosen);
     }
     free(scratch);
     free(marks.mark);

@@ -1,6 +1,7 @@
 /* Result writers: the JSON of protocol.md section 7, the per-batch CSV and
  * the table printed at the end of a run. */
 #include "melon/atomic_file.h"
+#include "melon/evaluate.h"
 #include "melon/runner.h"
 
 #include <math.h>
@@ -49,30 +50,48 @@ static int list_deviations(const melon_config *cfg, char out[][96], int cap) {
         snprintf(out[n++], 96, "L2 %g (protocol: 1e-06)", cfg->optim.l2);
     if (cfg->optim.kind == MELON_OPT_SGD && n < cap)
         snprintf(out[n++], 96, "optimizer sgd (protocol: adam)");
+    if (cfg->negatives == MELON_NEGATIVES_ALL && n < cap)
+        snprintf(out[n++], 96, "negatives: every item not interacted with "
+                               "(protocol: 99 sampled)");
+    else if (cfg->negatives != MELON_EVAL_NEGATIVES && n < cap)
+        snprintf(out[n++], 96, "negatives %d (protocol: 99)", cfg->negatives);
     return n;
 }
 
-static void json_metric_series(FILE *f, const char *name,
-                               const melon_run_result *res, int hr, int c) {
-    fprintf(f, "    \"%s@%d\": [", name, melon_cutoffs[c]);
+/* The metrics in files and tables; a metric is a mean over interactions
+ * (HR, NDCG, MRR) or over (user, batch) lists (Recall). */
+typedef double (*metric_fn)(const melon_metric_sums *, int);
+static const struct {
+    const char *name;
+    metric_fn value;
+} metrics[] = {
+    {"HR", melon_metric_hr},
+    {"NDCG", melon_metric_ndcg},
+    {"MRR", melon_metric_mrr},
+    {"Recall", melon_metric_recall},
+};
+#define N_METRICS (sizeof metrics / sizeof metrics[0])
+
+static void json_metric_series(FILE *f, const melon_run_result *res,
+                               size_t m, int c) {
+    fprintf(f, "    \"%s@%d\": [", metrics[m].name, melon_cutoffs[c]);
     for (size_t t = 0; t < res->n_test_batches; t++) {
-        const melon_metric_sums *s = &res->per_batch[t];
         if (t) fputs(", ", f);
-        json_number(f, hr ? melon_metric_hr(s, c) : melon_metric_ndcg(s, c));
+        json_number(f, metrics[m].value(&res->per_batch[t], c));
     }
     fputs("],\n", f);
 }
 
+/* Every metric at every cutoff (null where nothing was ranked), the
+ * interactions ranked and the (user, batch) lists. */
 static void json_metric_object(FILE *f, const melon_metric_sums *s) {
-    for (int c = 0; c < MELON_N_CUTOFFS; c++) {
-        fprintf(f, "%s\"HR@%d\": ", c ? ", " : "{", melon_cutoffs[c]);
-        json_number(f, melon_metric_hr(s, c));
-    }
-    for (int c = 0; c < MELON_N_CUTOFFS; c++) {
-        fprintf(f, ", \"NDCG@%d\": ", melon_cutoffs[c]);
-        json_number(f, melon_metric_ndcg(s, c));
-    }
-    fprintf(f, ", \"evaluated\": %zu}", s->count);
+    for (size_t m = 0; m < N_METRICS; m++)
+        for (int c = 0; c < MELON_N_CUTOFFS; c++) {
+            fprintf(f, "%s\"%s@%d\": ", m || c ? ", " : "{", metrics[m].name,
+                    melon_cutoffs[c]);
+            json_number(f, metrics[m].value(s, c));
+        }
+    fprintf(f, ", \"evaluated\": %zu, \"lists\": %zu}", s->count, s->lists);
 }
 
 static void json_double_array(FILE *f, const double *x, size_t n) {
@@ -108,10 +127,12 @@ static void write_json(FILE *f, const melon_config *cfg,
                "\"train_ratio\": %.17g, \"validation\": %.17g, \"epochs\": %d, "
                "\"threads\": %d,\n"
                "               \"dim\": %d, \"optimizer\": \"%s\", \"lr\": %.9g, "
-               "\"l2\": %.9g},\n",
+               "\"l2\": %.9g, \"negatives\": ",
             (unsigned long long)cfg->seed, cfg->batch_size, cfg->train_ratio,
             cfg->validation, cfg->epochs, omp_get_max_threads(), cfg->model_cfg.dim,
             optimizer_name(&cfg->optim), cfg->optim.lr, cfg->optim.l2);
+    if (cfg->negatives == MELON_NEGATIVES_ALL) fputs("\"all\"},\n", f);
+    else fprintf(f, "%d},\n", cfg->negatives);
     char dev[8][96];
     int n_dev = list_deviations(cfg, dev, 8);
     fputs("  \"protocol_deviations\": [", f);
@@ -119,23 +140,19 @@ static void write_json(FILE *f, const melon_config *cfg,
         if (k) fputs(", ", f);
         json_string(f, dev[k]);
     }
-    fputs("],\n  \"metrics\": {", f);
-    for (int c = 0; c < MELON_N_CUTOFFS; c++) {
-        fprintf(f, "%s\"HR@%d\": ", c ? ", " : "", melon_cutoffs[c]);
-        json_number(f, melon_metric_hr(&res->total, c));
-    }
-    for (int c = 0; c < MELON_N_CUTOFFS; c++) {
-        fprintf(f, ", \"NDCG@%d\": ", melon_cutoffs[c]);
-        json_number(f, melon_metric_ndcg(&res->total, c));
-    }
-    fprintf(f, ", \"evaluated\": %zu},\n", res->total.count);
-    fputs("  \"metrics_by_user\": {\"seen\": ", f);
+    fputs("],\n  \"metrics\": ", f);
+    json_metric_object(f, &res->total);
+    fputs(",\n  \"metrics_by_user\": {\"seen\": ", f);
     json_metric_object(f, &res->seen_users);
     fputs(",\n                      \"new\": ", f);
     json_metric_object(f, &res->new_users);
+    fputs("},\n  \"metrics_by_pair\": {\"repeat\": ", f);
+    json_metric_object(f, &res->repeat_pairs);
+    fputs(",\n                      \"new\": ", f);
+    json_metric_object(f, &res->new_pairs);
     fputs("},\n  \"per_batch\": {\n", f);
-    for (int c = 0; c < MELON_N_CUTOFFS; c++) json_metric_series(f, "HR", res, 1, c);
-    for (int c = 0; c < MELON_N_CUTOFFS; c++) json_metric_series(f, "NDCG", res, 0, c);
+    for (size_t m = 0; m < N_METRICS; m++)
+        for (int c = 0; c < MELON_N_CUTOFFS; c++) json_metric_series(f, res, m, c);
     fputs("    \"loss\": ", f);
     json_double_array(f, res->train_loss, res->n_test_batches);
     fputs(",\n    \"update_s\": ", f);
@@ -152,6 +169,8 @@ static void write_json(FILE *f, const melon_config *cfg,
     json_number(f, res->load_s);
     fputs(", \"pretrain_s\": ", f);
     json_number(f, res->pretrain_s);
+    fputs(", \"evaluate_s\": ", f);
+    json_number(f, res->evaluate_s);
     fputs(", \"total_s\": ", f);
     json_number(f, res->total_s);
     fputs("},\n  \"memory\": {\"peak_rss_mb\": ", f);
@@ -175,17 +194,26 @@ int melon_write_per_batch_csv(const char *path, const melon_run_result *res,
     if (melon_atomic_open(&af, path, err) != 0) return -1;
     FILE *f = af.f;
     fputs("batch,interactions", f);
-    for (int c = 0; c < MELON_N_CUTOFFS; c++) fprintf(f, ",HR@%d", melon_cutoffs[c]);
-    for (int c = 0; c < MELON_N_CUTOFFS; c++) fprintf(f, ",NDCG@%d", melon_cutoffs[c]);
-    fputs(",loss,update_s\n", f);
+    for (size_t m = 0; m < N_METRICS; m++)
+        for (int c = 0; c < MELON_N_CUTOFFS; c++)
+            fprintf(f, ",%s@%d", metrics[m].name, melon_cutoffs[c]);
+    fputs(",lists,loss,update_s\n", f);
     for (size_t t = 0; t < res->n_test_batches; t++) {
         const melon_metric_sums *s = &res->per_batch[t];
         fprintf(f, "%zu,%zu", t, s->count);
-        for (int c = 0; c < MELON_N_CUTOFFS; c++) fprintf(f, ",%.6f", melon_metric_hr(s, c));
-        for (int c = 0; c < MELON_N_CUTOFFS; c++) fprintf(f, ",%.6f", melon_metric_ndcg(s, c));
-        fprintf(f, ",%.6f,%.9f\n", res->train_loss[t], res->update_seconds[t]);
+        for (size_t m = 0; m < N_METRICS; m++)
+            for (int c = 0; c < MELON_N_CUTOFFS; c++)
+                fprintf(f, ",%.6f", metrics[m].value(s, c));
+        fprintf(f, ",%zu,%.6f,%.9f\n", s->lists, res->train_loss[t],
+                res->update_seconds[t]);
     }
     return melon_atomic_commit(&af, err);
+}
+
+/* A mean, or n/a when nothing was averaged. */
+static void print_value(FILE *out, const char *format, double x) {
+    if (isnan(x)) fprintf(out, " %8s", "n/a");
+    else fprintf(out, format, x);
 }
 
 void melon_print_result_table(FILE *out, const melon_config *cfg,
@@ -201,25 +229,40 @@ void melon_print_result_table(FILE *out, const melon_config *cfg,
     if (cfg->validation > 0)
         fprintf(out, "VALIDATION: the stream is the last %g of the past; the "
                      "test stream was not used\n", cfg->validation);
+    if (cfg->negatives == MELON_NEGATIVES_ALL)
+        fputs("ranked against every item the user has not interacted with\n",
+              out);
+    else
+        fprintf(out, "ranked against %d sampled negatives per interaction\n",
+                cfg->negatives);
     fputc('\n', out);
     fprintf(out, "  %-8s %8s %8s %8s\n", "", "@5", "@10", "@20");
-    fprintf(out, "  %-8s", "HR");
-    for (int c = 0; c < MELON_N_CUTOFFS; c++)
-        fprintf(out, " %8.4f", melon_metric_hr(&res->total, c));
-    fprintf(out, "\n  %-8s", "NDCG");
-    for (int c = 0; c < MELON_N_CUTOFFS; c++)
-        fprintf(out, " %8.4f", melon_metric_ndcg(&res->total, c));
-    const melon_metric_sums *groups[2] = {&res->seen_users, &res->new_users};
-    const char *labels[2] = {"seen users", "new users"};
-    fputc('\n', out);
-    for (int g = 0; g < 2; g++)
-        fprintf(out, "\n  %-10s HR@10 %.4f  NDCG@10 %.4f  (%zu interactions)",
-                labels[g], melon_metric_hr(groups[g], 1),
-                melon_metric_ndcg(groups[g], 1), groups[g]->count);
-    fprintf(out, "\n\n  update per online batch: mean %.3f ms, median %.3f ms, "
+    for (size_t m = 0; m < N_METRICS; m++) {
+        fprintf(out, "  %-8s", metrics[m].name);
+        for (int c = 0; c < MELON_N_CUTOFFS; c++)
+            print_value(out, " %8.4f", metrics[m].value(&res->total, c));
+        fputc('\n', out);
+    }
+    const melon_metric_sums *groups[4] = {&res->seen_users, &res->new_users,
+                                          &res->repeat_pairs, &res->new_pairs};
+    const char *labels[4] = {"seen users", "new users", "repeat pairs",
+                             "new pairs"};
+    fprintf(out, "\n  %-12s %8s %8s %8s %8s %13s\n", "@10", "HR", "NDCG", "MRR",
+            "Recall", "interactions");
+    for (int g = 0; g < 4; g++) {
+        fprintf(out, "  %-12s", labels[g]);
+        for (size_t m = 0; m < N_METRICS; m++)
+            print_value(out, " %8.4f", metrics[m].value(groups[g], 1));
+        fprintf(out, " %13zu\n", groups[g]->count);
+    }
+    fprintf(out, "\n  update per online batch: mean %.3f ms, median %.3f ms, "
                  "p90 %.3f ms\n",
             1e3 * res->update_mean_s, 1e3 * res->update_median_s,
             1e3 * res->update_p90_s);
+    fprintf(out, "  evaluation per online batch: mean %.3f ms\n",
+            res->n_test_batches
+                ? 1e3 * res->evaluate_s / (double)res->n_test_batches
+                : 0.0);
     fprintf(out, "  load %.2f s, pre-training %.2f s, total %.2f s, peak memory "
                  "%.0f MB\n",
             res->load_s, res->pretrain_s, res->total_s, res->peak_rss_mb);

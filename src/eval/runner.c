@@ -2,6 +2,7 @@
 #include "melon/runner.h"
 #include "melon/stats.h"
 
+#include "melon/evaluate.h"
 #include "melon/history.h"
 #include "melon/model.h"
 #include "melon/negatives.h"
@@ -28,10 +29,7 @@ typedef struct {
     melon_strategy strategy;
     melon_rng train_rng;
     melon_triple *triples;       /* [batch_size] */
-    int32_t *eval_negatives;     /* [batch_size * 99] */
-    int32_t *score_users;        /* [batch_size * 100] */
-    int32_t *score_items;
-    float *scores;
+    melon_evaluator evaluator;
     melon_atomic_file ranks;     /* --ranks, open while running */
 } run_state;
 
@@ -42,10 +40,7 @@ static void run_state_free(run_state *rs) {
     melon_history_free(&rs->history);
     melon_pair_index_free(&rs->pairs);
     free(rs->triples);
-    free(rs->eval_negatives);
-    free(rs->score_users);
-    free(rs->score_items);
-    free(rs->scores);
+    melon_evaluator_free(&rs->evaluator);
 }
 
 /* Validation mode (protocol.md section 2: model selection only on a tail of
@@ -91,15 +86,9 @@ static int run_state_init(run_state *rs, const melon_config *cfg,
     if (created != 0) return created; /* -1, or MELON_NOT_APPLICABLE */
     melon_rng_seed_stream(&rs->train_rng, cfg->seed, 1);
     rs->triples = melon_alloc(bs * sizeof *rs->triples, err);
-    rs->eval_negatives = melon_alloc(bs * MELON_EVAL_NEGATIVES * sizeof(int32_t), err);
-    size_t n_scores = bs * (MELON_EVAL_NEGATIVES + 1);
-    rs->score_users = melon_alloc(n_scores * sizeof(int32_t), err);
-    rs->score_items = melon_alloc(n_scores * sizeof(int32_t), err);
-    rs->scores = melon_alloc(n_scores * sizeof(float), err);
-    if (!rs->triples || !rs->eval_negatives || !rs->score_users ||
-        !rs->score_items || !rs->scores)
-        return -1;
-    return 0;
+    if (!rs->triples) return -1;
+    return melon_evaluator_init(&rs->evaluator, cfg->negatives, bs,
+                                stream->n_users, stream->n_items, err);
 }
 
 /* The batch's positives, each with one causal training negative
@@ -167,44 +156,23 @@ fail:
     return -1;
 }
 
-/* Ranks every interaction of the batch against its 99 evaluation negatives
- * with the model as it stands before the update (protocol.md section 4). */
+/* Ranks every interaction of the batch with the model as it stands before
+ * the update (protocol.md section 4) and adds the ranks to the batch's and
+ * the run's sums. */
 static int evaluate_batch(run_state *rs, size_t batch, size_t begin,
                           size_t end, melon_metric_sums *sums,
                           melon_run_result *res, melon_err *err) {
-    const melon_stream *s = rs->stream;
-    size_t n = end - begin;
-    const size_t width = MELON_EVAL_NEGATIVES + 1;
-    if (melon_sample_eval_negatives(&rs->pairs, rs->cfg->seed, batch,
-                                    s->user + begin, n, rs->eval_negatives,
-                                    err) != 0)
+    melon_evaluator *ev = &rs->evaluator;
+    if (melon_evaluate_batch(ev, &rs->model, rs->stream, &rs->pairs,
+                             &rs->history, rs->cfg->seed, batch, begin, end,
+                             err) != 0)
         return -1;
-    for (size_t r = 0; r < n; r++) {
-        int32_t *users = rs->score_users + r * width;
-        int32_t *items = rs->score_items + r * width;
-        for (size_t k = 0; k < width; k++) users[k] = s->user[begin + r];
-        items[0] = s->item[begin + r];
-        memcpy(items + 1, rs->eval_negatives + r * MELON_EVAL_NEGATIVES,
-               MELON_EVAL_NEGATIVES * sizeof(int32_t));
-    }
-    rs->model.ops->score(&rs->model, rs->score_users, rs->score_items,
-                         n * width, rs->scores);
     melon_metric_sums_clear(sums);
-    for (size_t r = 0; r < n; r++) {
-        const float *row = rs->scores + r * width;
-        int rank = melon_rank(row[0], row + 1, MELON_EVAL_NEGATIVES);
-        melon_metric_sums_add_rank(sums, rank);
-        int32_t user = s->user[begin + r];
-        uint32_t before = melon_history_count_before(
-            &rs->history.user_items[user], begin);
-        melon_metric_sums_add_rank(before > 0 ? &res->seen_users
-                                              : &res->new_users,
-                                   rank);
-        if (rs->ranks.f)
-            fprintf(rs->ranks.f, "%zu,%s,%s,%d,%u\n", batch,
-                    s->user_name[user], s->item_name[s->item[begin + r]], rank,
-                    before);
-    }
+    const melon_metric_targets to = {sums, &res->seen_users, &res->new_users,
+                                     &res->repeat_pairs, &res->new_pairs};
+    melon_evaluation_add(ev, &to);
+    if (rs->ranks.f)
+        melon_evaluation_write_ranks(ev, rs->ranks.f, rs->stream, batch, begin);
     return 0;
 }
 
@@ -216,6 +184,8 @@ static int online(run_state *rs, melon_run_result *res, melon_progress *pg,
     melon_metric_sums_clear(&res->total);
     melon_metric_sums_clear(&res->seen_users);
     melon_metric_sums_clear(&res->new_users);
+    melon_metric_sums_clear(&res->repeat_pairs);
+    melon_metric_sums_clear(&res->new_pairs);
     for (size_t t = 0; t < n_test; t++) {
         melon_context ctx;
         context_for(rs, &ctx, MELON_PHASE_ONLINE, first + t);
@@ -228,9 +198,11 @@ static int online(run_state *rs, melon_run_result *res, melon_progress *pg,
             return -1;
         double meta_s = melon_now() - t0;
         /* 2. evaluate before the update */
+        double t_eval = melon_now();
         if (evaluate_batch(rs, first + t, ctx.begin, ctx.end,
                            &res->per_batch[t], res, err) != 0)
             return -1;
+        res->evaluate_s += melon_now() - t_eval;
         melon_metric_sums_merge(&res->total, &res->per_batch[t]);
         /* 3. update */
         double t1 = melon_now();
@@ -310,7 +282,8 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     melon_progress_init(&pg, cfg->progress, cfg->epochs);
     if (cfg->ranks_csv) {
         if (melon_atomic_open(&rs.ranks, cfg->ranks_csv, err) != 0) goto done;
-        fputs("batch,user,item,rank,user_interactions_before\n", rs.ranks.f);
+        fputs("batch,user,item,rank,user_interactions_before,repeat,"
+              "negatives\n", rs.ranks.f);
     }
     /* The past is in the history from the start; strategies query it with
      * the current batch's begin as the bound, so it stays causal. */

@@ -10,7 +10,15 @@
 
 #include "melon/nn.h"
 
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
 enum { USER_EMB, ITEM_EMB, USER_BIAS, ITEM_BIAS };
+
+typedef struct {
+    float *user_rows;  /* [MELON_SCORE_ITEMS_BLOCK][d]: P_u of a block */
+} bpr_impl;
 
 static inline float dot(const float *a, const float *b, int d) {
     float acc = 0.0f;
@@ -34,6 +42,35 @@ static void bpr_score(melon_model *m, const int32_t *users,
 #pragma omp parallel for schedule(static) if (count > 8192)
     for (long p = 0; p < count; p++)
         out[p] = bpr_score_one(m, users[p], items[p]);
+}
+
+/* Full ranking: per block of users, S = b^U_u + b^I_j, then S += P_U Q^T,
+ * one GEMM. */
+static void bpr_score_items(melon_model *m, const int32_t *users, size_t n,
+                            float *out) {
+    bpr_impl *impl = m->impl;
+    int d = m->cfg.dim;
+    size_t n_items = (size_t)m->n_items;
+    const float *P = m->tensor[USER_EMB].value;
+    const float *Q = m->tensor[ITEM_EMB].value;
+    const float *user_bias = m->tensor[USER_BIAS].value;
+    const float *item_bias = m->tensor[ITEM_BIAS].value;
+    for (size_t k0 = 0; k0 < n; k0 += MELON_SCORE_ITEMS_BLOCK) {
+        size_t block = n - k0 < MELON_SCORE_ITEMS_BLOCK ? n - k0
+                                                        : MELON_SCORE_ITEMS_BLOCK;
+        float *rows = out + k0 * n_items;
+        for (size_t k = 0; k < block; k++) {
+            size_t u = (size_t)users[k0 + k];
+            memcpy(impl->user_rows + k * (size_t)d, P + u * d,
+                   (size_t)d * sizeof(float));
+            float *row = rows + k * n_items;
+            float bu = user_bias[u];
+            for (size_t j = 0; j < n_items; j++) row[j] = bu + item_bias[j];
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)block,
+                    (int)n_items, d, 1.0f, impl->user_rows, d, Q, d, 1.0f,
+                    rows, (int)n_items);
+    }
 }
 
 static inline void scaled_copy(float *dst, const float *src, float scale,
@@ -74,17 +111,32 @@ static void bpr_forward_backward(melon_model *m, const melon_triple *triples,
     g->n = n;
 }
 
+static void bpr_free(melon_model *m) {
+    bpr_impl *impl = m->impl;
+    if (!impl) return;
+    free(impl->user_rows);
+    free(impl);
+    m->impl = NULL;
+}
+
 static const melon_model_ops bpr_ops = {
     .name = "bpr",
     .score = bpr_score,
+    .score_items = bpr_score_items,
     .forward_backward = bpr_forward_backward,
     .observe = NULL,
-    .free_impl = NULL,
+    .free_impl = bpr_free,
 };
 
 int melon_bpr_create(melon_model *m, melon_err *err) {
     m->ops = &bpr_ops;
     int d = m->cfg.dim;
+    bpr_impl *impl = melon_calloc(1, sizeof *impl, err);
+    if (!impl) return -1;
+    m->impl = impl;
+    impl->user_rows = melon_alloc((size_t)MELON_SCORE_ITEMS_BLOCK * (size_t)d *
+                                      sizeof(float), err);
+    if (!impl->user_rows) return -1;
     /* Bias tables are embeddings of width 1 in the reference and share the
      * normal(0, init_std) initialisation; they are exempt from L2. */
     if (melon_model_add_tensor(m, "user_emb", MELON_USER_TABLE, m->n_users, d,

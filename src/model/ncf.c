@@ -45,6 +45,12 @@ typedef struct {
      * act[L] = [m; h_L] [pairs][d + width[L]]. forward_backward uses the
      * slot buffers' inputs instead, which have the same shapes. */
     float *act[MELON_MAX_LAYERS + 1];
+    /* For score_items: a block of users' rows, their first-layer halves
+     * W_1^U P^h_u, and the item halves W_1^I Q^h_j of a chunk of items per
+     * thread ([pair_capacity][width[1]], split between the threads). */
+    float *user_rows;                   /* [MELON_SCORE_ITEMS_BLOCK][d] */
+    float *user_half;                   /* [MELON_SCORE_ITEMS_BLOCK][width[1]] */
+    float *item_half;                   /* [pair_capacity][width[1]] */
 } ncf_net;
 
 /* Below this many pairs a call runs on the calling thread alone. */
@@ -125,6 +131,116 @@ static void ncf_score(melon_model *m, const int32_t *users,
                 act[l] = net->act[l] + (size_t)begin * act_width(net, d, l);
             ncf_forward(m, net, users + first + begin, items + first + begin,
                         end - begin, act, out + first + begin);
+        }
+    }
+}
+
+/* The tower and the biases of user k (of the block whose first-layer
+ * halves are in net->user_half) with items [j0, j0 + n) whose halves are
+ * in item_half, on the calling thread; adds them to out[j0 .. j0 + n).
+ * act[] and tower as in ncf_forward, for this thread's rows. */
+static void ncf_tower_items(const melon_model *m, const ncf_net *net, int k,
+                            int32_t user, int j0, int n,
+                            const float *item_half, float *const *act,
+                            float *tower, float *out) {
+    int d = m->cfg.dim;
+    int L = net->n_layers;
+    int w1 = net->width[1];
+    int last_ld = d + net->width[L];
+    const float *user_half = net->user_half + (size_t)k * w1;
+    /* h_1 = ReLU(W_1^U P^h_u + W_1^I Q^h_j) */
+    float *h1 = L > 1 ? act[1] : act[L] + d;
+    int ld1 = L > 1 ? w1 : last_ld;
+    for (int j = 0; j < n; j++) {
+        const float *b = item_half + (size_t)j * w1;
+        float *h = h1 + (size_t)j * ld1;
+#pragma omp simd
+        for (int c = 0; c < w1; c++) {
+            float a = user_half[c] + b[c];
+            h[c] = a > 0.0f ? a : 0.0f;
+        }
+    }
+    for (int l = 2; l <= L; l++) {
+        float *y = l < L ? act[l] : act[L] + d;
+        int ld_y = l < L ? net->width[l] : last_ld;
+        /* h_{l-1} with l - 1 < L is act[l - 1] */
+        melon_linear_forward(n, net->width[l - 1], net->width[l], act[l - 1],
+                             net->width[l - 1], m->tensor[w_tensor(l)].value,
+                             net->width[l - 1], y, ld_y);
+        melon_relu_forward(n, net->width[l], y, ld_y);
+    }
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, net->width[L], 1.0f,
+                act[L] + d, last_ld, m->tensor[net->out_tensor].value + d, 1,
+                0.0f, tower, 1);
+    const float *user_bias = m->tensor[net->out_tensor + 1].value;
+    const float *item_bias = m->tensor[net->out_tensor + 2].value + j0;
+    float bu = user_bias[user];
+    for (int j = 0; j < n; j++) out[j0 + j] += tower[j] + bu + item_bias[j];
+}
+
+/* Full ranking. The first layer splits, W_1 [P^h_u; Q^h_j] = W_1^U P^h_u +
+ * W_1^I Q^h_j, and the GMF term is (w_o[:d] (.) P^g_u) . Q^g_j. Per block
+ * of users: the GMF scores of every item are one GEMM and the users'
+ * first-layer halves another; then each thread takes chunks of items,
+ * computes their halves (one GEMM) and runs the rest of the tower on each
+ * (user, chunk) block. */
+static void ncf_score_items(melon_model *m, const int32_t *users, size_t n,
+                            float *out) {
+    ncf_net *net = m->impl;
+    int d = m->cfg.dim;
+    int L = net->n_layers;
+    int w1 = net->width[1];
+    int n_items = m->n_items;
+    const float *w_out = m->tensor[net->out_tensor].value;
+    const float *Pg = m->tensor[USER_GMF].value;
+    const float *Qg = m->tensor[ITEM_GMF].value;
+    const float *Ph = m->tensor[USER_MLP].value;
+    const float *Qh = m->tensor[ITEM_MLP].value;
+    const float *W1 = m->tensor[MLP_W1].value;
+    int threads = omp_get_max_threads();
+    if (threads > net->pair_capacity) threads = net->pair_capacity;
+    int chunk = net->pair_capacity / threads;  /* items per (user, chunk) */
+    int n_chunks = (n_items + chunk - 1) / chunk;
+    if (n_chunks < threads) threads = n_chunks;
+    for (size_t k0 = 0; k0 < n; k0 += MELON_SCORE_ITEMS_BLOCK) {
+        int block = n - k0 < MELON_SCORE_ITEMS_BLOCK ? (int)(n - k0)
+                                                     : MELON_SCORE_ITEMS_BLOCK;
+        float *rows = out + k0 * (size_t)n_items;
+        /* GMF: S = (w_o[:d] (.) P^g_U) Q^g^T */
+        for (int k = 0; k < block; k++) {
+            const float *pu = Pg + (size_t)users[k0 + k] * d;
+            float *g = net->user_rows + (size_t)k * d;
+            for (int c = 0; c < d; c++) g[c] = w_out[c] * pu[c];
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, block, n_items,
+                    d, 1.0f, net->user_rows, d, Qg, d, 0.0f, rows, n_items);
+        /* the users' halves W_1^U P^h_u */
+        for (int k = 0; k < block; k++)
+            memcpy(net->user_rows + (size_t)k * d,
+                   Ph + (size_t)users[k0 + k] * d, (size_t)d * sizeof(float));
+        melon_linear_forward(block, d, w1, net->user_rows, d, W1, 2 * d,
+                             net->user_half, w1);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+        {
+            int t = omp_get_thread_num();
+            size_t row0 = (size_t)t * chunk;
+            float *act[MELON_MAX_LAYERS + 1];
+            for (int l = 0; l <= L; l++)
+                act[l] = net->act[l] + row0 * act_width(net, d, l);
+            float *item_half = net->item_half + row0 * w1;
+            float *tower = net->pair_score + row0;
+#pragma omp for schedule(static)
+            for (int c = 0; c < n_chunks; c++) {
+                int j0 = c * chunk;
+                int len = n_items - j0 < chunk ? n_items - j0 : chunk;
+                /* the items' halves W_1^I Q^h_j */
+                melon_linear_forward(len, d, w1, Qh + (size_t)j0 * d, d,
+                                     W1 + d, 2 * d, item_half, w1);
+                for (int k = 0; k < block; k++)
+                    ncf_tower_items(m, net, k, users[k0 + k], j0, len,
+                                    item_half, act, tower,
+                                    rows + (size_t)k * n_items);
+            }
         }
     }
 }
@@ -238,6 +354,9 @@ static void ncf_free(melon_model *m) {
     free(net->pair_item);
     free(net->pair_score);
     for (int l = 0; l <= MELON_MAX_LAYERS; l++) free(net->act[l]);
+    free(net->user_rows);
+    free(net->user_half);
+    free(net->item_half);
     free(net);
     m->impl = NULL;
 }
@@ -245,6 +364,7 @@ static void ncf_free(melon_model *m) {
 static const melon_model_ops ncf_ops = {
     .name = "ncf",
     .score = ncf_score,
+    .score_items = ncf_score_items,
     .forward_backward = ncf_forward_backward,
     .observe = NULL,
     .free_impl = ncf_free,
@@ -296,5 +416,12 @@ int melon_ncf_create(melon_model *m, melon_err *err) {
         net->act[l] = melon_alloc(pairs * width * sizeof(float), err);
         if (!net->act[l]) return -1;
     }
+    size_t w1 = (size_t)net->width[1];
+    net->user_rows = melon_alloc((size_t)MELON_SCORE_ITEMS_BLOCK * (size_t)d *
+                                     sizeof(float), err);
+    net->user_half = melon_alloc((size_t)MELON_SCORE_ITEMS_BLOCK * w1 *
+                                     sizeof(float), err);
+    net->item_half = melon_alloc(pairs * w1 * sizeof(float), err);
+    if (!net->user_rows || !net->user_half || !net->item_half) return -1;
     return 0;
 }

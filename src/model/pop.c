@@ -18,6 +18,16 @@ static void pop_score(melon_model *m, const int32_t *users,
     for (size_t p = 0; p < n; p++) out[p] = (float)pop->count[items[p]];
 }
 
+static void pop_score_items(melon_model *m, const int32_t *users, size_t n,
+                            float *out) {
+    (void)users;
+    const pop_impl *pop = m->impl;
+    size_t n_items = (size_t)m->n_items;
+    for (size_t k = 0; k < n; k++)
+        for (size_t j = 0; j < n_items; j++)
+            out[k * n_items + j] = (float)pop->count[j];
+}
+
 static void pop_forward_backward(melon_model *m, const melon_triple *triples,
                                  int n, melon_grads *g) {
     melon_check_triples(m, n, g);
@@ -52,6 +62,7 @@ static void pop_free(melon_model *m) {
 static const melon_model_ops pop_ops = {
     .name = "pop",
     .score = pop_score,
+    .score_items = pop_score_items,
     .forward_backward = pop_forward_backward,
     .observe = pop_observe,
     .free_impl = pop_free,

@@ -16,15 +16,20 @@ rc() { cat "$tmp/rc"; }
 err_has() { grep -q -- "$1" "$tmp/err"; }
 out_has() { grep -q -- "$1" "$tmp/out"; }
 
-# a small valid stream: 300 interactions, 30 users, 150 items
-python3 - "$tmp/ok.csv" <<'PY'
+# random_stream FILE N USERS ITEMS SEED: N interactions, one a second
+random_stream() {
+  python3 - "$@" <<'PY'
 import sys, random
-r = random.Random(7)
-with open(sys.argv[1], "w") as f:
+path, n, users, items, seed = sys.argv[1], *map(int, sys.argv[2:])
+r = random.Random(seed)
+with open(path, "w") as f:
     f.write("user_id,item_id,timestamp\n")
-    for t in range(300):
-        f.write(f"u{r.randrange(30)},i{r.randrange(150)},{1000 + t}\n")
+    for t in range(n):
+        f.write(f"u{r.randrange(users)},i{r.randrange(items)},{1000 + t}\n")
 PY
+}
+# a small valid stream: 300 interactions, 30 users, 150 items
+random_stream "$tmp/ok.csv" 300 30 150 7
 
 run --help
 check "melon --help exits 0" [ "$(rc)" = 0 ]
@@ -33,7 +38,7 @@ run run --help
 check "run --help exits 0" [ "$(rc)" = 0 ]
 for opt in --data --model --strategy --seed --epochs --train-ratio --batch-size \
            --threads --out --per-batch --optimizer --lr --l2 --dense-adam \
-           --min-user --min-item --columns --format; do
+           --min-user --min-item --columns --format --negatives; do
   check "run --help lists $opt" out_has -- "$opt"
 done
 check "run --help shows defaults" out_has "default: 256"
@@ -122,6 +127,72 @@ run run --data "$tmp/ok.csv" --batch-size 32 --epochs 2 --dim 8 --no-progress --
   --out "$tmp/sane.json"
 check "a sane run has no warning" python3 -c "
 import json; assert json.load(open('$tmp/sane.json'))['warning'] == ''"
+
+# --negatives: N sampled items or every item; the ranks file says which
+# interactions repeat a pair and how many negatives each was ranked against
+random_stream "$tmp/repeats.csv" 400 20 40 11
+for bad in 0 -3 x 2.5; do
+  run run --data "$tmp/repeats.csv" --negatives "$bad"
+  check "--negatives $bad exits 2" [ "$(rc)" = 2 ]
+  check "--negatives $bad is named" err_has "negatives '$bad'"
+done
+run run --data "$tmp/repeats.csv" --negatives 40 --batch-size 40 --epochs 1 \
+  --dim 8 --out "$tmp/n40.json"
+check "--negatives as many as the items fails" [ "$(rc)" = 1 ]
+check "--negatives as many as the items says why" err_has "40 negatives per interaction need more than 40 items"
+check "no result after too many negatives" [ ! -e "$tmp/n40.json" ]
+for neg in all 5 99; do
+  run run --data "$tmp/repeats.csv" --negatives $neg --batch-size 40 --epochs 1 \
+    --dim 8 --threads 1 --no-progress --out "$tmp/n$neg.json" --ranks "$tmp/n$neg.csv"
+  if [ $neg = 99 ]; then
+    check "--negatives 99 needs 99 items never taken" [ "$(rc)" = 1 ]
+    continue
+  fi
+  check "--negatives $neg runs" [ "$(rc)" = 0 ]
+  check "--negatives $neg: table names the negatives" out_has "ranked against"
+  check "--negatives $neg: ranks, repeats and metrics agree with the stream" \
+    python3 - "$tmp/repeats.csv" "$tmp/n$neg.csv" "$tmp/n$neg.json" $neg <<'PY'
+import csv, json, sys
+events = list(csv.DictReader(open(sys.argv[1])))
+rows = list(csv.DictReader(open(sys.argv[2])))
+res = json.load(open(sys.argv[3]))
+neg = sys.argv[4]
+assert res["settings"]["negatives"] == (neg if neg == "all" else int(neg))
+assert any("negatives" in d for d in res["protocol_deviations"])
+first = len(events) - len(rows)          # position of the first ranked event
+assert first == 320 and all(int(r["batch"]) >= 8 for r in rows)
+hits = {5: 0, 10: 0, 20: 0}; mrr = 0.0; repeats = 0
+for k, row in enumerate(rows):
+    p = first + k
+    ev = events[p]
+    assert (row["user"], row["item"]) == (ev["user_id"], ev["item_id"])
+    end = (p // 40 + 1) * 40              # end of the event's batch
+    taken = {e["item_id"] for e in events[:end] if e["user_id"] == ev["user_id"]}
+    never = {e["item_id"] for e in events if e["user_id"] == ev["user_id"]}
+    repeat = any(e["user_id"] == ev["user_id"] and e["item_id"] == ev["item_id"]
+                 for e in events[:p])
+    assert int(row["repeat"]) == repeat, row
+    want = 40 - len(taken) if neg == "all" else int(neg)
+    assert int(row["negatives"]) == want, (row, want)
+    if neg != "all":
+        assert 40 - len(never) >= int(neg)
+    rank = int(row["rank"])
+    assert 1 <= rank <= want + 1
+    for c in hits: hits[c] += rank <= c
+    mrr += 1.0 / rank if rank <= 10 else 0.0
+    repeats += repeat
+n = len(rows)
+m = res["metrics"]
+for c in hits: assert abs(m[f"HR@{c}"] - hits[c] / n) < 1e-12
+assert abs(m["MRR@10"] - mrr / n) < 1e-12
+pairs = res["metrics_by_pair"]
+assert pairs["repeat"]["evaluated"] == repeats > 0
+assert pairs["new"]["evaluated"] == n - repeats
+for k in ("Recall@5", "Recall@10", "Recall@20", "MRR@20"):
+    assert 0 <= m[k] <= 1
+assert 0 < m["lists"] <= n
+PY
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
