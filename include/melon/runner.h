@@ -68,6 +68,10 @@ int melon_write_result_json(const char *path, const melon_config *cfg,
                             const melon_run_result *res, melon_err *err);
 int melon_write_per_batch_csv(const char *path, const melon_run_result *res,
                               melon_err *err);
+/* The settings a run's result file records, before the run: an object
+ * {"dataset": {name, files, min_user, min_item}, "settings": {...}} whose
+ * keys and values are those of the result file. */
+void melon_write_run_settings(FILE *f, const melon_config *cfg);
 /* The readable table printed at the end of a run. */
 void melon_print_result_table(FILE *out, const melon_config *cfg,
                               const melon_run_result *res);

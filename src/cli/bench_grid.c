@@ -18,7 +18,7 @@ static const char *const own_options[] = {"data", "results", "models", "strategi
 /* Run options bench sets itself for every cell, or that would make cells
  * overwrite each other's files. */
 static const char *const reserved_options[] = {
-    "data", "name", "model", "strategy", "label", "seed", "out", "quiet",
+    "data", "name", "model", "strategy", "label", "seed", "out", "quiet", "check",
     "progress", "no-progress", "threads", "per-batch", "ranks", "save-model",
     "dump-lr-matrix", "dump-batch", NULL};
 

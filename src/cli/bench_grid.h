@@ -3,8 +3,10 @@
 #ifndef MELON_BENCH_GRID_H
 #define MELON_BENCH_GRID_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define BENCH_MAX_DATASETS 16
 #define BENCH_MAX_MODELS 4
@@ -63,6 +65,24 @@ int bench_grid_forward(bench_grid *g, const char *name, const char *value,
                        char *why, size_t cap);
 /* Defaults, checks, the list of cells; 0 or 2 after a usage message. */
 int bench_grid_finish_setup(bench_grid *g);
+/* The `melon run` command of a cell, with the storage its arguments use. */
+typedef struct {
+    const char *argv[64 + 2 * BENCH_MAX_FORWARD + BENCH_MAX_EXTRA];
+    int argc;
+    char json[4096], log[4096], lr[4096];
+    char seed[32], threads[32], batch[32];
+} bench_command;
+
+void bench_cell_command(const bench_grid *g, const bench_cell *c, const char *self,
+                        bench_command *cmd);
+/* In a child bench starts: its own process group, a SIGTERM when bench
+ * dies, and the signal mask to run with. */
+void bench_child_setup(pid_t parent, const sigset_t *mask);
+/* Before the first cell: each combination's options checked by `melon run
+ * --check` (its message on stderr), and every existing result compared with
+ * the settings its cell asks for. 0, or the exit status after a message. */
+int bench_check_grid(const bench_grid *g, const char *self, const sigset_t *child_mask);
+
 /* Whether a cell of the strategy takes the forward entry k. */
 int bench_forward_applies(const bench_grid *g, int k, const char *strategy);
 /* Path of a cell's result JSON (or its log, with suffix ".log"). */

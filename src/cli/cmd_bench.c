@@ -1,7 +1,7 @@
 /* `melon bench`: a grid of runs (datasets x models x strategies x seeds),
  * one `melon run` process per cell, several at a time, one result JSON per
- * cell in a results directory. A cell whose JSON exists is done, so an
- * interrupted grid resumes where it stopped. */
+ * cell in a results directory. A cell whose JSON exists (with the settings
+ * asked for) is done, so an interrupted grid resumes where it stopped. */
 #include "bench_grid.h"
 #include "cli.h"
 
@@ -14,7 +14,10 @@ static const char *const usage =
     "                   [--seeds 1,2,3,4,5] [--jobs J] [run options]\n\n"
     "Runs every combination of dataset, model, strategy and seed as its own\n"
     "`melon run` and keeps one result JSON per cell in DIR/DATASET/. Cells\n"
-    "whose result exists are skipped, so an interrupted grid resumes.\n\n"
+    "whose result exists are skipped, so an interrupted grid resumes; a\n"
+    "result run with other settings stops bench before any cell, as do bad\n"
+    "options and input files (checked with melon run --check). One bench at\n"
+    "a time per DIR; stopping bench stops its cells.\n\n"
     "Options:\n"
     "  --data FILES|NAME|LABEL=FILES  a dataset (repeat for more); LABEL names it\n"
     "  --results DIR              where the result files go (required)\n"

@@ -11,8 +11,11 @@
 #include "melon/strategy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const model_names[] = {"bpr", "ncf", "pop", NULL};
 static const char *const optimizer_names[] = {"adam", "sgd", NULL};
@@ -24,6 +27,7 @@ typedef struct {
     const char *optimizer;
     const char *cache_dir;
     int dense_adam;
+    int check;                 /* --check: print the settings and stop */
     int n_core_specs;          /* the run's own options come first, */
     int n_melon_specs_end;     /* then MeLON's, then the other strategies' */
     int progress;
@@ -79,6 +83,24 @@ static int parse_negatives(void *ctx, const char *value, char *why,
     return 0;
 }
 
+/* Every input file (or folder) can be opened, before any work. */
+static int check_inputs(const melon_config *cfg) {
+    for (int k = 0; k < cfg->n_data_files; k++) {
+        const char *path = cfg->data_files[k];
+        struct stat st;
+        int fd = stat(path, &st) != 0 ? -1
+                 : S_ISDIR(st.st_mode) ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                                       : open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf(stderr, "melon run: --data: %s: cannot open: %s\n", path,
+                    strerror(errno));
+            return 1;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
 /* --data: a dataset name from the catalog (fetched into the cache), or one
  * or more files separated by commas. */
 static int resolve_data(run_args *a) {
@@ -115,7 +137,7 @@ static int resolve_data(run_args *a) {
         fprintf(stderr, "melon run: --data: no file given\n");
         return 2;
     }
-    return 0;
+    return check_inputs(cfg);
 }
 
 char *melon_default_dataset_name(const char *path) {
@@ -199,6 +221,9 @@ static int build_specs(run_args *a, option_spec *specs) {
          "show the progress bar even when stderr is not a terminal", 0, 0, NULL, NULL},
         {"no-progress", OPT_FLAG, &a->no_progress, NULL, "never show the progress bar", 0, 0, NULL, NULL},
         {"quiet", OPT_FLAG, &cfg->quiet, NULL, "do not print the result table", 0, 0, NULL, NULL},
+        {"check", OPT_FLAG, &a->check, NULL,
+         "check the options and input files, print the settings the result "
+         "file would record (JSON) and exit without running", 0, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, NULL, 0, 0, NULL, NULL},
     };
     int n_specs = 0;
@@ -352,6 +377,11 @@ int melon_cmd_run(int argc, char **argv) {
     if (rc == 0 && !cfg->dataset_name)
         cfg->dataset_name = name = melon_default_dataset_name(cfg->data_files[0]);
     if (rc != 0) goto done;
+    if (a.check) {
+        melon_write_run_settings(stdout, cfg);
+        rc = fflush(stdout) == 0 ? 0 : 1;
+        goto done;
+    }
 
     melon_run_result res;
     melon_err err = {{0}};

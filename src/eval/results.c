@@ -103,21 +103,21 @@ static void json_double_array(FILE *f, const double *x, size_t n) {
     fputc(']', f);
 }
 
-static void write_json(FILE *f, const melon_config *cfg,
-                       const melon_run_result *res) {
-    fputs("{\n  \"dataset\": {\"name\": ", f);
+/* The dataset's name and files, as its object in the result file starts. */
+static void json_dataset_start(FILE *f, const melon_config *cfg) {
+    fputs("{\"name\": ", f);
     json_string(f, cfg->dataset_name ? cfg->dataset_name : "");
     fputs(", \"files\": [", f);
     for (int k = 0; k < cfg->n_data_files; k++) {
         if (k) fputs(", ", f);
         json_string(f, cfg->data_files[k]);
     }
-    fprintf(f, "],\n              \"users\": %d, \"items\": %d, "
-               "\"interactions\": %zu, \"batches\": %zu, \"test_batches\": %zu,\n"
-               "              \"min_user\": %d, \"min_item\": %d},\n",
-            res->n_users, res->n_items, res->n_interactions, res->n_batches,
-            res->n_test_batches, cfg->load.min_user, cfg->load.min_item);
-    fputs("  \"settings\": {\"model\": ", f);
+    fputs("]", f);
+}
+
+/* The settings object of the result file. */
+static void json_settings(FILE *f, const melon_config *cfg) {
+    fputs("{\"model\": ", f);
     json_string(f, cfg->model);
     fputs(", \"strategy\": ", f);
     json_string(f, cfg->strategy);
@@ -131,8 +131,31 @@ static void write_json(FILE *f, const melon_config *cfg,
             (unsigned long long)cfg->seed, cfg->batch_size, cfg->train_ratio,
             cfg->validation, cfg->epochs, omp_get_max_threads(), cfg->model_cfg.dim,
             optimizer_name(&cfg->optim), cfg->optim.lr, cfg->optim.l2);
-    if (cfg->negatives == MELON_NEGATIVES_ALL) fputs("\"all\"},\n", f);
-    else fprintf(f, "%d},\n", cfg->negatives);
+    if (cfg->negatives == MELON_NEGATIVES_ALL) fputs("\"all\"}", f);
+    else fprintf(f, "%d}", cfg->negatives);
+}
+
+void melon_write_run_settings(FILE *f, const melon_config *cfg) {
+    fputs("{\"dataset\": ", f);
+    json_dataset_start(f, cfg);
+    fprintf(f, ", \"min_user\": %d, \"min_item\": %d},\n \"settings\": ",
+            cfg->load.min_user, cfg->load.min_item);
+    json_settings(f, cfg);
+    fputs("}\n", f);
+}
+
+static void write_json(FILE *f, const melon_config *cfg,
+                       const melon_run_result *res) {
+    fputs("{\n  \"dataset\": ", f);
+    json_dataset_start(f, cfg);
+    fprintf(f, ",\n              \"users\": %d, \"items\": %d, "
+               "\"interactions\": %zu, \"batches\": %zu, \"test_batches\": %zu,\n"
+               "              \"min_user\": %d, \"min_item\": %d},\n",
+            res->n_users, res->n_items, res->n_interactions, res->n_batches,
+            res->n_test_batches, cfg->load.min_user, cfg->load.min_item);
+    fputs("  \"settings\": ", f);
+    json_settings(f, cfg);
+    fputs(",\n", f);
     char dev[8][96];
     int n_dev = list_deviations(cfg, dev, 8);
     fputs("  \"protocol_deviations\": [", f);
