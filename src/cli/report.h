@@ -9,6 +9,10 @@
 
 #define REPORT_N_METRICS 6   /* HR@5, HR@10, HR@20, NDCG@5, NDCG@10, NDCG@20 */
 extern const char *const report_metric_names[REPORT_N_METRICS];
+/* Measures beyond the paper's (protocol.md section 4.1): MRR@10,
+ * Recall@10, HR@10 of repeat pairs, HR@10 of new pairs. */
+#define REPORT_N_BEYOND 4
+extern const char *const report_beyond_names[REPORT_N_BEYOND];
 
 /* One result file. */
 typedef struct {
@@ -20,6 +24,8 @@ typedef struct {
     long seed;
     double validation;
     double metrics[REPORT_N_METRICS];
+    double beyond[REPORT_N_BEYOND];   /* NaN: undefined (no such pairs) or
+                                         not in the file (older runs) */
     double update_s;          /* median seconds per online batch */
     double *ndcg10;           /* per test batch */
     size_t n_batches;

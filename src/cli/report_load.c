@@ -12,6 +12,8 @@
 
 const char *const report_metric_names[REPORT_N_METRICS] = {
     "HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"};
+const char *const report_beyond_names[REPORT_N_BEYOND] = {
+    "MRR@10", "Recall@10", "HR@10 repeat pairs", "HR@10 new pairs"};
 
 /* The paper's order of strategies; other labels follow alphabetically. */
 static const char *const paper_order[] = {
@@ -145,7 +147,32 @@ static int compare_strings(const void *a, const void *b);
 static void read_settings(report_run *r, const cJSON *settings, const cJSON *dataset) {
     flatten(settings, "", &r->settings, &r->n_settings);
     flatten(dataset, "dataset", &r->settings, &r->n_settings);
+    /* files from before --negatives ranked against the protocol's 99 */
+    if (!get(settings, "negatives")) {
+        char **grown = realloc(r->settings, (r->n_settings + 1) * sizeof *grown);
+        if (grown) {
+            r->settings = grown;
+            if ((grown[r->n_settings] = strdup("negatives=99"))) r->n_settings++;
+        }
+    }
     qsort(r->settings, r->n_settings, sizeof *r->settings, compare_strings);
+}
+
+/* A number of obj, or NaN (absent, null, or obj not an object). */
+static double number_or_nan(const cJSON *obj, const char *key) {
+    double x;
+    return cJSON_IsObject(obj) && get_number(obj, key, &x) == 0 ? x : NAN;
+}
+
+/* Renames the run's dataset "NAME (what)", so its runs form tables of
+ * their own. */
+static void name_apart(report_run *r, const char *what) {
+    size_t len = strlen(r->dataset) + strlen(what) + 4;
+    char *named = malloc(len);
+    if (!named) return;
+    snprintf(named, len, "%s (%s)", r->dataset, what);
+    free(r->dataset);
+    r->dataset = named;
 }
 
 /* Parses one file; 1 = a melon result, 0 = some other JSON, -1 = broken. */
@@ -188,14 +215,23 @@ static int parse_run(report_run *r, const char *path) {
     }
     r->seed = (long)seed;
     read_settings(r, settings, dataset);
-    if (r->validation > 0.0) {
-        /* validation runs never mix with test-stream runs */
-        size_t len = strlen(r->dataset) + 32;
-        char *named = malloc(len);
-        snprintf(named, len, "%s (validation)", r->dataset);
-        free(r->dataset);
-        r->dataset = named;
+    /* validation runs never mix with test-stream runs, nor rankings
+     * against other negatives with the protocol's */
+    if (r->validation > 0.0) name_apart(r, "validation");
+    const cJSON *negatives = get(settings, "negatives");
+    char apart[64];
+    if (cJSON_IsString(negatives)) {
+        snprintf(apart, sizeof apart, "%s items", negatives->valuestring);
+        name_apart(r, apart);
+    } else if (cJSON_IsNumber(negatives) && negatives->valuedouble != 99) {
+        snprintf(apart, sizeof apart, "%g negatives", negatives->valuedouble);
+        name_apart(r, apart);
     }
+    const cJSON *pairs = get(root, "metrics_by_pair");
+    r->beyond[0] = number_or_nan(metrics, "MRR@10");
+    r->beyond[1] = number_or_nan(metrics, "Recall@10");
+    r->beyond[2] = number_or_nan(get(pairs, "repeat"), "HR@10");
+    r->beyond[3] = number_or_nan(get(pairs, "new"), "HR@10");
     for (int m = 0; m < REPORT_N_METRICS; m++)
         if (get_number(metrics, report_metric_names[m], &r->metrics[m]) != 0) {
             fprintf(stderr, "melon report: %s: metric %s missing\n", path,

@@ -248,6 +248,43 @@ static void write_table4(FILE *out, const report_data *d) {
         }
 }
 
+/* MRR, Recall and HR of repeat and new pairs at 10, for the groups whose
+ * files have them (nothing when none has). */
+static void write_beyond(FILE *out, const report_data *d) {
+    int any = 0;
+    for (size_t k = 0; k < d->n_runs && !any; k++) any = !isnan(d->runs[k].beyond[0]);
+    if (!any) return;
+    fprintf(out, "\n## MRR, Recall, repeat and new pairs\n\n"
+                 "MRR@10 and HR@10 are means over interactions; Recall@10 is the "
+                 "mean over users and batches of the share of a user's items of "
+                 "the batch ranked in the top 10 together; a pair is a repeat when "
+                 "its user had the item before (docs/protocol.md section 4.1). "
+                 "n/a: no such pairs, or results from before these measures.\n\n"
+                 "| dataset | model | strategy |");
+    for (int b = 0; b < REPORT_N_BEYOND; b++) fprintf(out, " %s |", report_beyond_names[b]);
+    fprintf(out, " seeds |\n| --- | --- | --- |");
+    for (int b = 0; b < REPORT_N_BEYOND; b++) fprintf(out, " ---: |");
+    fprintf(out, " ---: |\n");
+    for (size_t i = 0; i < d->n_datasets; i++)
+        for (size_t j = 0; j < d->n_models; j++)
+            for (size_t k = 0; k < d->n_labels; k++) {
+                const report_group *g =
+                    report_find(d, d->datasets[i], d->models[j], d->labels[k]);
+                if (!g) continue;
+                fprintf(out, "| %s | %s | %s |", g->dataset, g->model, g->label);
+                for (int b = 0; b < REPORT_N_BEYOND; b++) {
+                    double v[g->n_runs];
+                    for (size_t r = 0; r < g->n_runs; r++) v[r] = g->runs[r]->beyond[b];
+                    double mean = melon_mean(v, g->n_runs);
+                    if (isnan(mean)) fprintf(out, " n/a |");
+                    else if (g->n_runs < 2) fprintf(out, " %.4f |", mean);
+                    else fprintf(out, " %.4f ± %.4f |", mean,
+                                 melon_standard_error(v, g->n_runs));
+                }
+                fprintf(out, " %zu |\n", g->n_runs);
+            }
+}
+
 /* The runs whose losses say the updates diverged (none: nothing). */
 static void write_diverged(FILE *out, const report_data *d) {
     int any = 0;
@@ -339,6 +376,7 @@ void report_write_markdown(FILE *out, const report_data *d,
             for (size_t j = 0; j < d->n_models; j++)
                 write_improvement(out, d, d->datasets[i], d->models[j]);
     }
+    write_beyond(out, d);
     write_table3(out, d);
     fprintf(out, "\n## Table 4: time per online batch (meta step and update, "
                  "without evaluation; each run's median batch, mean over "

@@ -161,5 +161,38 @@ check "figure 5 draws the popularity floor" grep -q '"popularity (floor)"' "$tmp
 check "as a dashed line" grep -q "dt 2" "$tmp/rfloor/figures/fig5-toy-bpr.gp"
 check "figure 5 with the floor drawn" [ -s "$tmp/rfloor/figures/fig5-toy-bpr.svg" ]
 
+# --- MRR, Recall and repeat/new pairs; rankings against every item in
+# tables of their own; files from before --negatives pool with 99
+python3 - "$tmp/beyond" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+os.makedirs(d)
+names = ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"]
+def result(seed, negatives, beyond=None):
+    m = {k: 0.3 + 0.01 * seed for k in names}
+    s = {"model": "bpr", "strategy": "default", "label": "default", "seed": seed}
+    if negatives is not None: s["negatives"] = negatives
+    r = {"dataset": {"name": "toy"}, "settings": s, "metrics": m,
+         "per_batch": {"NDCG@10": [0.3] * 3},
+         "timing": {"update_s_per_batch": {"median": 0.001}}, "warning": ""}
+    if beyond:
+        m["MRR@10"], m["Recall@10"], repeat, new = beyond
+        r["metrics_by_pair"] = {"repeat": {"HR@10": repeat}, "new": {"HR@10": new}}
+    json.dump(r, open(f"{d}/{seed}-{negatives}.json", "w"))
+result(1, None)                            # before --negatives: 99, no MRR
+result(2, 99, (0.2, 0.4, None, 0.5))       # no repeat pairs: null
+result(1, "all", (0.05, 0.1, 0.3, 0.02))
+result(2, "all", (0.07, 0.2, 0.5, 0.04))
+PY
+"$melon" report "$tmp/beyond" --out "$tmp/rbeyond" --no-figures 2>"$tmp/err"
+k="$tmp/rbeyond/report.md"
+check "files without negatives pool with 99" grep -q "^| default | \*\*0.3150 ± 0.0050\*\* |.* 2 |$" "$k"
+check "and are not named apart" bash -c "! grep -q 'default (negatives' '$k'"
+check "rankings against every item get their own table" grep -q "^\*\*toy (all items), bpr\*\*" "$k"
+check "MRR, Recall and pairs table" grep -q "^## MRR, Recall, repeat and new pairs" "$k"
+check "its means and standard errors" grep -q "^| toy (all items) | bpr | default | 0.0600 ± 0.0100 | 0.1500 ± 0.0500 | 0.4000 ± 0.1000 | 0.0300 ± 0.0100 | 2 |$" "$k"
+check "n/a where a seed lacks them" grep -q "^| toy | bpr | default | n/a | n/a | n/a | n/a | 2 |$" "$k"
+check "no MRR table for older results" bash -c "! grep -q 'MRR' '$tmp/rfloor/report.md'"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
