@@ -4,8 +4,8 @@
  * folder already holds must record the settings its cell asks for, or it
  * would be kept as if it were that cell's. */
 #include "bench_grid.h"
+#include "json_file.h"
 
-#include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -131,29 +131,6 @@ static int differences(const cJSON *want, const cJSON *have, const char *prefix,
     return n;
 }
 
-static cJSON *read_json(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t len = 0, cap = 1 << 16;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (cap - len < 2) {
-            char *bigger = realloc(buf, 2 * cap);
-            if (!bigger) break;
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) return NULL;
-    buf[len] = 0;
-    cJSON *root = cJSON_Parse(buf);
-    free(buf);
-    return root;
-}
-
 /* Compares the results of the cells of one combination (cells[first..]
  * with the same dataset, model and strategy) with the settings asked for;
  * returns how many differ. */
@@ -168,7 +145,7 @@ static int compare_results(const bench_grid *g, const bench_cell *combination,
         char path[4096];
         bench_cell_path(g, c, ".json", path, sizeof path);
         if (access(path, F_OK) != 0) continue;
-        cJSON *have = read_json(path);
+        cJSON *have = json_file_read(path);
         char diff[2048] = "";
         int n = have ? differences(asked, have, "", diff, sizeof diff) : 1;
         if (!have) snprintf(diff, sizeof diff, "not a readable result file");

@@ -4,6 +4,8 @@
  * means. Each figure keeps its data file and gnuplot script beside it. */
 #include "report.h"
 
+#include "melon/atomic_file.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -50,11 +52,9 @@ static int cannot_create(const char *path) {
 }
 
 /* Closes a file the report wrote; when a write failed, removes it and
- * returns -1 after a message with the system's reason (stdio keeps only a
- * flag: flushing again sets errno afresh). */
+ * returns -1 after a message with the system's reason. */
 static int close_written(FILE *f, const char *path) {
-    errno = 0;
-    int why = fflush(f) == 0 && !ferror(f) ? 0 : errno ? errno : EIO;
+    int why = melon_file_write_error(f);
     if (fclose(f) != 0 && !why) why = errno;
     if (!why) return 0;
     unlink(path);

@@ -1,5 +1,6 @@
 /* Reading a directory of result files into runs and groups. */
 #define _XOPEN_SOURCE 700
+#include "json_file.h"
 #include "report.h"
 
 #include "melon/runner.h"
@@ -19,34 +20,6 @@ const char *const report_beyond_names[REPORT_N_BEYOND] = {
 static const char *const paper_order[] = {
     "default", "eals", "eals-replay", "eals-als", "mwnet", "metasgd", "sml",
     "s2meta", "melon-i", "melon-p", "melon", NULL};
-
-static char *read_whole(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    if (!buf) {
-        fclose(f);
-        return NULL;
-    }
-    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (cap - len < 2) {
-            char *bigger = realloc(buf, 2 * cap);
-            if (!bigger) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    buf[len] = 0;
-    return buf;
-}
 
 static const cJSON *get(const cJSON *obj, const char *key) {
     return cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -178,7 +151,7 @@ static void name_apart(report_run *r, const char *what) {
 /* Parses one file; 1 = a melon result, 0 = some other JSON, -1 = broken. */
 static int parse_run(report_run *r, const char *path) {
     memset(r, 0, sizeof *r);
-    char *text = read_whole(path);
+    char *text = json_file_text(path);
     if (!text) {
         fprintf(stderr, "melon report: %s: cannot read\n", path);
         return -1;

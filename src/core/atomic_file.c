@@ -27,16 +27,14 @@ int melon_atomic_open(melon_atomic_file *af, const char *path, melon_err *err) {
     return 0;
 }
 
-/* The system's reason a write failed: stdio keeps only an error flag, but
- * flushing again retries the buffered bytes and sets errno afresh. */
-static int write_error(FILE *f) {
+int melon_file_write_error(FILE *f) {
     errno = 0;
     if (fflush(f) == 0 && !ferror(f)) return 0;
     return errno ? errno : EIO;
 }
 
 int melon_atomic_commit(melon_atomic_file *af, melon_err *err) {
-    int why = write_error(af->f);
+    int why = melon_file_write_error(af->f);
     if (!why && fsync(fileno(af->f)) != 0) why = errno;
     if (fclose(af->f) != 0 && !why) why = errno;
     af->f = NULL;

@@ -3,6 +3,7 @@
 
 #include "melon/atomic_file.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,15 +70,19 @@ int melon_strategy_save(const melon_strategy *s, const char *path,
     melon_atomic_file af;
     if (melon_atomic_open(&af, path, err) != 0) return -1;
     uint32_t len = (uint32_t)strlen(s->ops->name);
+    errno = 0;
     int ok = fwrite(strategy_magic, 1, 8, af.f) == 8 &&
              fwrite(&len, sizeof len, 1, af.f) == 1 &&
              fwrite(s->ops->name, 1, len, af.f) == len;
     melon_err inner = {{0}};
     if (ok && s->ops->save && s->ops->save(s, af.f, &inner) != 0) ok = 0;
     if (!ok) {
+        /* a failed write's reason, when one failed (a save may also refuse) */
+        int why = errno;
         melon_atomic_abort(&af);
-        return melon_fail(err, "%s: cannot write strategy state%s%s", path,
-                          inner.msg[0] ? ": " : "", inner.msg);
+        return melon_fail(err, "%s: cannot write strategy state%s%s%s%s", path,
+                          inner.msg[0] ? ": " : "", inner.msg, why ? ": " : "",
+                          why ? strerror(why) : "");
     }
     return melon_atomic_commit(&af, err);
 }

@@ -28,8 +28,15 @@ within() {
 }
 alive() { kill -0 "$1" 2>/dev/null; }
 none_alive() { for p in "$@"; do alive "$p" && return 1; done; return 0; }
-children() { pgrep -P "$1" | tr '\n' ' '; }
-has_children() { [ -n "$(pgrep -P "$1")" ]; }
+# the processes whose parent is $1, from /proc (fields: pid (comm) state ppid)
+children() {
+  local stat pid comm state ppid rest
+  for stat in /proc/[0-9]*/stat; do
+    read -r pid comm state ppid rest <"$stat" 2>/dev/null || continue
+    [ "$ppid" = "$1" ] && printf '%s ' "$pid"
+  done
+}
+has_children() { [ -n "$(children "$1")" ]; }
 
 python3 - "$tmp/a.csv" <<'PY'
 import sys, random
