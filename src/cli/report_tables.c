@@ -83,6 +83,39 @@ static int seeds_differ(const report_group **groups, size_t n) {
     return 0;
 }
 
+/* The value of key ("key=value" entries) in a run's settings, or NULL. */
+static const char *setting_of(const report_run *r, const char *key, size_t len) {
+    for (size_t k = 0; k < r->n_settings; k++)
+        if (strncmp(r->settings[k], key, len) == 0 && r->settings[k][len] == '=')
+            return r->settings[k] + len + 1;
+    return NULL;
+}
+
+/* Settings every row records but not with one value (other than which
+ * strategy it is): named under the table, since its rows are compared. */
+static void write_other_differences(FILE *out, const report_group **groups, size_t n) {
+    if (n < 2) return;
+    const report_run *first = groups[0]->runs[0];
+    int any = 0;
+    for (size_t k = 0; k < first->n_settings; k++) {
+        const char *entry = first->settings[k];
+        size_t len = strcspn(entry, "=");
+        if ((len == 8 && strncmp(entry, "strategy", 8) == 0) ||
+            (len == 5 && strncmp(entry, "label", 5) == 0))
+            continue;
+        int everywhere = 1, differs = 0;
+        for (size_t g = 1; g < n && everywhere; g++) {
+            const char *v = setting_of(groups[g]->runs[0], entry, len);
+            everywhere = v != NULL;
+            differs |= v && strcmp(v, entry + len + 1) != 0;
+        }
+        if (!everywhere || !differs) continue;
+        fprintf(out, "%s%.*s", any++ ? ", " : "\nBesides the strategy, the rows differ in ",
+                (int)len, entry);
+    }
+    if (any) fprintf(out, ".\n");
+}
+
 static void write_table2(FILE *out, const report_data *d, const char *dataset,
                          const char *model) {
     const report_group *groups[d->n_labels + 1];
@@ -121,6 +154,7 @@ static void write_table2(FILE *out, const report_data *d, const char *dataset,
     if (seeds_differ(groups, n))
         fprintf(out, "\nThe rows ran different seeds (the seeds column); each MeLON "
                      "test pairs the seeds both of its runs have.\n");
+    write_other_differences(out, groups, n);
 }
 
 /* The improvement of each MeLON configuration over the best baseline, per

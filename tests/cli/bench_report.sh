@@ -141,6 +141,8 @@ k="$tmp/rmixed/report.md"
 check "runs at another learning rate are not pooled" grep -q "^| default (lr 0.05) | \*\*0.5100\*\* |.* 1 |$" "$k"
 check "the others keep their own row" grep -q "^| default (lr 0.001) | <u>0.3200 ± 0.0058</u> |.* 3 |$" "$k"
 check "threads and file paths do not split runs" bash -c "! grep -q 'threads\|files' '$k'"
+check "rows at different settings are said to differ" \
+  grep -q "^Besides the strategy, the rows differ in lr.$" "$k"
 "$melon" report "$tmp/seeds" --out "$tmp/rseeds" --no-figures 2>"$tmp/err"
 k="$tmp/rseeds/report.md"
 # HR@5 over seeds 1-2: melon 0.335, default 0.315: +6.3%
