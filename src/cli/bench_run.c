@@ -255,9 +255,13 @@ int bench_grid_run(bench_grid *g) {
     sigset_t watched, child_mask;
     sigemptyset(&watched);
     sigaddset(&watched, SIGCHLD);
-    sigaddset(&watched, SIGINT);
-    sigaddset(&watched, SIGTERM);
-    sigaddset(&watched, SIGHUP);
+    static const int stop_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+    for (int k = 0; k < 3; k++) {
+        /* a signal bench was told to ignore (nohup) stays ignored */
+        struct sigaction now;
+        if (sigaction(stop_signals[k], NULL, &now) == 0 && now.sa_handler != SIG_IGN)
+            sigaddset(&watched, stop_signals[k]);
+    }
     sigprocmask(SIG_BLOCK, &watched, &child_mask);
     int rc = bench_check_grid(g, self, &child_mask);
     if (rc != 0) {

@@ -102,10 +102,14 @@ check "SIGTERM ends bench as the signal does" [ $status = 143 ]
 check "and stops its cells" within 100 none_alive $cells
 check "saying so" grep -q "stopped by Terminated; stopping 2 running cells" "$tmp/slow.err"
 check "no result for the stopped cells" [ -z "$(find "$tmp/slow" -name '*.json')" ]
-"$melon" bench "${slow[@]}" >/dev/null 2>&1 &
+# started with SIGHUP ignored, as nohup does: a hangup leaves it running
+(trap '' HUP; exec "$melon" bench "${slow[@]}" >/dev/null 2>&1) &
 slow_bench=$!
 check "the folder is free again" within 200 has_children "$slow_bench"
 cells=$(children "$slow_bench")
+kill -HUP "$slow_bench"
+sleep 0.5
+check "an ignored SIGHUP stays ignored" alive "$slow_bench"
 kill -KILL "$slow_bench"
 wait "$slow_bench" 2>/dev/null
 slow_bench=
