@@ -38,6 +38,7 @@ void melon_stream_print_time_note(const melon_stream *stream, FILE *out,
     if (stream->n_odd_times == 0) return;
     fprintf(out, "%s%s", prefix, stream->time_note);
     if (stream->n_odd_times > 1)
-        fprintf(out, " (%zu such timestamps)", stream->n_odd_times);
+        fprintf(out, " (%zu timestamps in all are not like Unix seconds)",
+                stream->n_odd_times);
     fputc('\n', out);
 }

@@ -80,6 +80,16 @@ check "data stats a.csv,b.csv exits 0" [ "$(rc)" = 0 ]
 check "data stats a.csv,b.csv reads both" out_has "format  *delimited (2 files)"
 check "data stats a.csv,b.csv counts both" out_has "interactions  *800"
 
+# --- timestamps that do not look like Unix seconds are named, and read
+printf 'u1,i1,1400000000000\nu2,i2,1400000000500\nu1,i2,1400000001000\n' >"$tmp/ms.csv"
+run data stats "$tmp/ms.csv"
+check "data stats reads millisecond times" [ "$(rc)" = 0 ]
+check "and warns, naming the first" \
+  out_has "^warning  *.*ms.csv:1: timestamp 1400000000000 is after the year 5000 in seconds (milliseconds?)"
+check "with how many there are" out_has "(3 timestamps in all are not like Unix seconds)"
+run run --data "$tmp/a.csv,$tmp/ms.csv" "${tiny[@]}" --quiet
+check "melon run warns on stderr" err_has "^melon: warning: .*ms.csv:1: timestamp 1400000000000"
+
 # --- options of another strategy are refused, naming their strategies
 run run --data "$tmp/a.csv" --strategy default --melon-meta-lr 5
 check "a MeLON option with --strategy default exits 2" [ "$(rc)" = 2 ]
