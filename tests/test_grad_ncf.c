@@ -111,6 +111,41 @@ static void test_tensor_layout(void **state) {
     melon_model_free(&m);
 }
 
+/* --tower-init he: each W_l is normal(0, 2 / fan_in), drawn from the same
+ * random stream as the normal init (so it is that draw rescaled); every
+ * other tensor keeps normal(0, init_std). */
+static void test_tower_init_he(void **state) {
+    (void)state;
+    melon_model normal, he;
+    melon_model_config cfg;
+    melon_err err;
+    melon_model_config_default(&cfg);
+    assert_int_equal(cfg.tower_init, MELON_TOWER_NORMAL);
+    assert_int_equal(melon_model_create(&normal, "ncf", 943, 1682, &cfg, 256,
+                                        &err), 0);
+    cfg.tower_init = MELON_TOWER_HE;
+    assert_int_equal(melon_model_create(&he, "ncf", 943, 1682, &cfg, 256, &err),
+                     0);
+    for (int k = 0; k < he.n_tensors; k++) {
+        const melon_tensor *t = &he.tensor[k];
+        size_t size = (size_t)t->rows * t->cols;
+        int tower = k >= MLP_W1 && k < out_index(&he);
+        /* fan_in is the layer's input width: 128 for W_1, 64 after it */
+        double want = tower ? sqrt(2.0 / t->cols) : 0.01;
+        double sum2 = 0;
+        for (size_t a = 0; a < size; a++) {
+            sum2 += (double)t->value[a] * t->value[a];
+            double rescaled = normal.tensor[k].value[a] * (want / 0.01);
+            assert_true(fabs(t->value[a] - rescaled) <=
+                        1e-6 * fabs(rescaled) + 1e-12);
+        }
+        double sd = sqrt(sum2 / size);
+        assert_true(fabs(sd - want) < (size > 1000 ? 0.1 : 0.3) * want);
+    }
+    melon_model_free(&normal);
+    melon_model_free(&he);
+}
+
 static void test_layer_config(void **state) {
     (void)state;
     melon_model m;
@@ -414,6 +449,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tensor_layout),
         cmocka_unit_test(test_layer_config),
+        cmocka_unit_test(test_tower_init_he),
         cmocka_unit_test(test_gradient_check),
         cmocka_unit_test(test_checker_catches_errors),
         cmocka_unit_test(test_score_matches_forward_backward),

@@ -65,11 +65,18 @@ typedef struct {
     float *input[MELON_MAX_TENSORS];  /* dense tensors only, else NULL */
 } melon_grads;
 
+/* Initialisation of NCF's tower weights W_1..W_L: normal(0, init_std) as
+ * the paper's code does, or He et al.'s (2015) normal(0, 2 / fan_in), which
+ * keeps the scale of the activations through the ReLU layers
+ * (docs/ncf-tower.md). Tables and the output weight keep init_std. */
+typedef enum { MELON_TOWER_NORMAL, MELON_TOWER_HE } melon_tower_init;
+
 typedef struct {
     int dim;                        /* embedding size d (64) */
     int n_layers;                   /* NCF tower widths (4 x 64) */
     int layers[MELON_MAX_LAYERS];
     float init_std;                 /* normal(0, init_std) init (0.01) */
+    melon_tower_init tower_init;    /* NCF tower weights (MELON_TOWER_NORMAL) */
     uint64_t seed;
 } melon_model_config;
 

@@ -19,12 +19,14 @@
 
 static const char *const model_names[] = {"bpr", "ncf", "pop", NULL};
 static const char *const optimizer_names[] = {"adam", "sgd", NULL};
+static const char *const tower_init_names[] = {"normal", "he", NULL};
 
 typedef struct {
     melon_config cfg;
     const char *data;          /* the --data value */
     char *data_copy;           /* owned storage for the split file list */
     const char *optimizer;
+    const char *tower_init;
     const char *cache_dir;
     int dense_adam;
     int check;                 /* --check: print the settings and stop */
@@ -202,6 +204,10 @@ static int build_specs(run_args *a, option_spec *specs) {
          "NCF tower widths [default: 64,64,64,64]", 0, 0, NULL, parse_layers},
         {"init-std", OPT_FLOAT, &cfg->model_cfg.init_std, "S",
          "standard deviation of the normal initialisation", 0, 10, NULL, NULL},
+        {"tower-init", OPT_CHOICE, &a->tower_init, "NAME",
+         "NCF tower weights: normal (init-std, the paper's code) or he "
+         "(normal(0, 2/fan-in); see docs/ncf-tower.md)", 0, 0,
+         tower_init_names, NULL},
         {"optimizer", OPT_CHOICE, &a->optimizer, "NAME",
          "optimiser of the default strategy", 0, 0, optimizer_names, NULL},
         {"lr", OPT_FLOAT, &cfg->optim.lr, "LR", "learning rate", 0, 1e6, NULL, NULL},
@@ -291,6 +297,7 @@ static void run_args_init(run_args *a) {
     memset(a, 0, sizeof *a);
     melon_config_default(&a->cfg);
     a->optimizer = "adam";
+    a->tower_init = "normal";
 }
 
 int melon_run_option_arity(const char *name) {
@@ -366,6 +373,8 @@ int melon_cmd_run(int argc, char **argv) {
     }
     cfg->optim.kind = strcmp(a.optimizer, "sgd") == 0 ? MELON_OPT_SGD : MELON_OPT_ADAM;
     cfg->optim.dense = a.dense_adam;
+    cfg->model_cfg.tower_init =
+        strcmp(a.tower_init, "he") == 0 ? MELON_TOWER_HE : MELON_TOWER_NORMAL;
     if (a.dense_adam && cfg->optim.kind != MELON_OPT_ADAM) {
         fprintf(stderr, "melon run: --dense-adam needs --optimizer adam\n");
         return 2;

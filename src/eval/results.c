@@ -55,6 +55,9 @@ static int list_deviations(const melon_config *cfg, char out[][96], int cap) {
                                "(protocol: 99 sampled)");
     else if (cfg->negatives != MELON_EVAL_NEGATIVES && n < cap)
         snprintf(out[n++], 96, "negatives %d (protocol: 99)", cfg->negatives);
+    if (cfg->model_cfg.tower_init == MELON_TOWER_HE &&
+        strcmp(cfg->model, "ncf") == 0 && n < cap)
+        snprintf(out[n++], 96, "NCF tower init he (protocol: normal(0, 0.01))");
     return n;
 }
 
@@ -127,10 +130,11 @@ static void json_settings(FILE *f, const melon_config *cfg) {
                "\"train_ratio\": %.17g, \"validation\": %.17g, \"epochs\": %d, "
                "\"threads\": %d,\n"
                "               \"dim\": %d, \"optimizer\": \"%s\", \"lr\": %.9g, "
-               "\"l2\": %.9g, \"negatives\": ",
+               "\"l2\": %.9g, \"tower_init\": \"%s\", \"negatives\": ",
             (unsigned long long)cfg->seed, cfg->batch_size, cfg->train_ratio,
             cfg->validation, cfg->epochs, omp_get_max_threads(), cfg->model_cfg.dim,
-            optimizer_name(&cfg->optim), cfg->optim.lr, cfg->optim.l2);
+            optimizer_name(&cfg->optim), cfg->optim.lr, cfg->optim.l2,
+            cfg->model_cfg.tower_init == MELON_TOWER_HE ? "he" : "normal");
     if (cfg->negatives == MELON_NEGATIVES_ALL) fputs("\"all\"}", f);
     else fprintf(f, "%d}", cfg->negatives);
 }

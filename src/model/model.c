@@ -122,6 +122,13 @@ double melon_model_mean_loss(melon_model *m, const melon_triple *triples,
 int melon_model_add_tensor(melon_model *m, const char *name,
                            melon_tensor_kind kind, int rows, int cols,
                            int decay, melon_err *err) {
+    return melon_model_add_tensor_std(m, name, kind, rows, cols, decay,
+                                      m->cfg.init_std, err);
+}
+
+int melon_model_add_tensor_std(melon_model *m, const char *name,
+                               melon_tensor_kind kind, int rows, int cols,
+                               int decay, float std, melon_err *err) {
     if (m->n_tensors >= MELON_MAX_TENSORS)
         return melon_fail(err, "model '%s': more than %d tensors",
                           m->ops ? m->ops->name : "?", MELON_MAX_TENSORS);
@@ -130,7 +137,7 @@ int melon_model_add_tensor(melon_model *m, const char *name,
     if (!value) return -1;
     melon_rng rng;
     melon_rng_seed_stream(&rng, m->cfg.seed, (uint64_t)m->n_tensors);
-    melon_init_normal(value, size, m->cfg.init_std, &rng);
+    melon_init_normal(value, size, std, &rng);
     melon_tensor *t = &m->tensor[m->n_tensors++];
     t->name = name;
     t->kind = kind;

@@ -22,6 +22,10 @@ void *melon_pop_state(const melon_model *m, size_t *bytes);
 int melon_model_add_tensor(melon_model *m, const char *name,
                            melon_tensor_kind kind, int rows, int cols,
                            int decay, melon_err *err);
+/* The same with normal(0, std^2) instead of init_std. */
+int melon_model_add_tensor_std(melon_model *m, const char *name,
+                               melon_tensor_kind kind, int rows, int cols,
+                               int decay, float std, melon_err *err);
 
 /* Model-specific state beyond the tensors (NULL and 0 when there is none). */
 void *melon_model_state(const melon_model *m, size_t *bytes);

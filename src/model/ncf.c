@@ -3,6 +3,8 @@
  *   m   = P^g_u (.) Q^g_i                    GMF branch
  *   h_0 = [P^h_u; Q^h_i],  h_l = ReLU(W_l h_{l-1})   (l = 1..L, no biases)
  *   s   = w_o . [m; h_L] + b^U_u + b^I_i
+ * Every tensor starts from normal(0, init_std); the tower's W_l optionally
+ * from He's normal(0, 2 / fan_in) (cfg.tower_init).
  * Backward for one pair with upstream delta = dl/ds:
  *   grad w_o = delta [m; h_L],  grad P^g_u = delta w_o[:d] (.) Q^g_i, ...
  *   e_L = delta w_o[d:] (.) [h_L > 0];  e_{l-1} = (W_l^T e_l) (.) [h_{l-1} > 0]
@@ -23,6 +25,7 @@
 #include "melon/nn.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,11 +394,17 @@ int melon_ncf_create(melon_model *m, melon_err *err) {
         melon_model_add_tensor(m, "item_mlp", MELON_ITEM_TABLE, m->n_items,
                                d, 1, err) != 0)
         return -1;
-    for (int l = 1; l <= L; l++)
-        if (melon_model_add_tensor(m, layer_names[l - 1], MELON_DENSE,
-                                   net->width[l], net->width[l - 1], 1,
-                                   err) != 0)
+    for (int l = 1; l <= L; l++) {
+        /* He et al. (2015): normal(0, 2 / fan_in) keeps E[a_l^2] constant
+         * through the ReLU layers (docs/ncf-tower.md) */
+        float std = m->cfg.tower_init == MELON_TOWER_HE
+                        ? sqrtf(2.0f / (float)net->width[l - 1])
+                        : m->cfg.init_std;
+        if (melon_model_add_tensor_std(m, layer_names[l - 1], MELON_DENSE,
+                                       net->width[l], net->width[l - 1], 1,
+                                       std, err) != 0)
             return -1;
+    }
     if (melon_model_add_tensor(m, "out_w", MELON_DENSE, 1, d + net->width[L],
                                1, err) != 0 ||
         melon_model_add_tensor(m, "user_bias", MELON_USER_TABLE, m->n_users,

@@ -37,7 +37,7 @@ check "melon --help lists run" out_has "run"
 run run --help
 check "run --help exits 0" [ "$(rc)" = 0 ]
 for opt in --data --model --strategy --seed --epochs --train-ratio --batch-size \
-           --threads --out --per-batch --optimizer --lr --l2 --dense-adam \
+           --threads --out --per-batch --optimizer --lr --l2 --dense-adam --tower-init \
            --min-user --min-item --columns --format --negatives; do
   check "run --help lists $opt" out_has -- "$opt"
 done
@@ -100,6 +100,20 @@ assert a['metrics']==b['metrics'] and a['per_batch']['NDCG@10']==b['per_batch'][
 "
 run run --data "$tmp/ok.csv" --batch-size 32 --epochs 1 --dim 8 --out /nonexistent-dir/r.json
 check "unwritable result path fails" [ "$(rc)" = 1 ]
+
+# NCF's tower initialisation: recorded in the result, named as a deviation
+run run --data "$tmp/ok.csv" --model ncf --batch-size 32 --epochs 1 --dim 8 \
+  --layers 8,8 --tower-init he --dense-adam --no-progress --quiet --out "$tmp/he.json"
+check "ncf --tower-init he runs" [ "$(rc)" = 0 ]
+check "the result says tower_init he, adam-dense, and the deviation" python3 -c "
+import json; r = json.load(open('$tmp/he.json'))
+assert r['settings']['tower_init'] == 'he' and r['settings']['optimizer'] == 'adam-dense'
+assert any('tower init he' in d for d in r['protocol_deviations'])"
+check "the default run says tower_init normal" python3 -c "
+import json; assert json.load(open('$tmp/a.json'))['settings']['tower_init'] == 'normal'"
+run run --data "$tmp/ok.csv" --model ncf --tower-init glorot
+check "unknown tower init exits 2" [ "$(rc)" = 2 ]
+check "unknown tower init lists the choices" err_has "he"
 
 # S2Meta's stop controller: runs end to end; a setting it cannot honour is
 # refused with the reason
