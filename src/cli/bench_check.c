@@ -98,10 +98,16 @@ static void shown(const cJSON *v, const cJSON *other, char *out, size_t cap) {
     free(text);
 }
 
+static const cJSON *member(const cJSON *obj, const char *key) {
+    return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+}
+
 /* Appends ", key value (asked: value)" to diff for every value of want
- * (objects followed) that have records otherwise; returns how many. */
-static int differences(const cJSON *want, const cJSON *have, const char *prefix,
-                       char *diff, size_t cap) {
+ * (objects followed) that have records otherwise; returns how many. A
+ * setting have does not record (a file from before it existed) differs
+ * only when the value asked for is not its default (in defaults). */
+static int differences(const cJSON *want, const cJSON *have, const cJSON *defaults,
+                       const char *prefix, char *diff, size_t cap) {
     int n = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, want) {
@@ -110,16 +116,16 @@ static int differences(const cJSON *want, const cJSON *have, const char *prefix,
         char key[256] = "";
         if (prefix[0] || strcmp(item->string, "settings") != 0)
             snprintf(key, sizeof key, "%s%s", prefix, item->string);
-        const cJSON *other = cJSON_IsObject(have)
-                                 ? cJSON_GetObjectItemCaseSensitive(have, item->string)
-                                 : NULL;
+        const cJSON *other = member(have, item->string);
+        const cJSON *fallback = member(defaults, item->string);
         if (cJSON_IsObject(item)) {
             char inner[300] = "";
             if (key[0]) snprintf(inner, sizeof inner, "%s.", key);
-            n += differences(item, other, inner, diff, cap);
+            n += differences(item, other, fallback, inner, diff, cap);
             continue;
         }
         if (other && cJSON_Compare(item, other, 1)) continue;
+        if (!other && fallback && cJSON_Compare(item, fallback, 1)) continue;
         char was[256], asked[256];
         shown(other, item, was, sizeof was);
         shown(item, other, asked, sizeof asked);
@@ -135,7 +141,8 @@ static int differences(const cJSON *want, const cJSON *have, const char *prefix,
  * with the same dataset, model and strategy) with the settings asked for;
  * returns how many differ. */
 static int compare_results(const bench_grid *g, const bench_cell *combination,
-                           const cJSON *asked, int *shown_so_far) {
+                           const cJSON *asked, const cJSON *defaults,
+                           int *shown_so_far) {
     int mismatched = 0;
     for (int k = 0; k < g->n_cells; k++) {
         const bench_cell *c = &g->cells[k];
@@ -147,7 +154,7 @@ static int compare_results(const bench_grid *g, const bench_cell *combination,
         if (access(path, F_OK) != 0) continue;
         cJSON *have = json_file_read(path);
         char diff[2048] = "";
-        int n = have ? differences(asked, have, "", diff, sizeof diff) : 1;
+        int n = have ? differences(asked, have, defaults, "", diff, sizeof diff) : 1;
         if (!have) snprintf(diff, sizeof diff, "not a readable result file");
         cJSON_Delete(have);
         if (n == 0) continue;
@@ -158,8 +165,27 @@ static int compare_results(const bench_grid *g, const bench_cell *combination,
     return mismatched;
 }
 
+/* The settings of a run given nothing but its data: every default. */
+static cJSON *default_settings(const bench_grid *g, const char *self,
+                               const sigset_t *child_mask) {
+    bench_command cmd;
+    cmd.argv[0] = self;
+    cmd.argv[1] = "run";
+    cmd.argv[2] = "--data";
+    cmd.argv[3] = g->datasets[0].files;
+    cmd.argv[4] = NULL;
+    cmd.argc = 4;
+    char *settings = NULL;
+    cJSON *parsed = run_check(&cmd, child_mask, &settings) == 0 && settings
+                        ? cJSON_Parse(settings)
+                        : NULL;
+    free(settings);
+    return parsed;
+}
+
 int bench_check_grid(const bench_grid *g, const char *self, const sigset_t *child_mask) {
     int mismatched = 0, shown_so_far = 0;
+    cJSON *defaults = NULL;
     for (int k = 0; k < g->n_cells; k++) {
         const bench_cell *c = &g->cells[k];
         if (c->seed != 0) continue; /* one check per combination */
@@ -175,11 +201,14 @@ int bench_check_grid(const bench_grid *g, const char *self, const sigset_t *chil
                     g->datasets[c->dataset].name, g->models[c->model],
                     g->strategies[c->strategy].label,
                     status == 0 ? " printed no settings" : " above");
+            cJSON_Delete(defaults);
             return status > 0 ? status : 1;
         }
-        mismatched += compare_results(g, c, asked, &shown_so_far);
+        if (!defaults) defaults = default_settings(g, self, child_mask);
+        mismatched += compare_results(g, c, asked, defaults, &shown_so_far);
         cJSON_Delete(asked);
     }
+    cJSON_Delete(defaults);
     if (mismatched == 0) return 0;
     if (mismatched > SHOWN_MISMATCHES)
         fprintf(stderr, "melon bench: ... and %d more\n", mismatched - SHOWN_MISMATCHES);

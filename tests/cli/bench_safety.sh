@@ -69,6 +69,16 @@ check "the old results are untouched" [ "$(stat -c %Y "$tmp/res/toy/bpr-default-
 check "a dataset setting differs too" err_has "dataset.min_user 0 (asked: 2)"
 "$melon" bench "${grid[@]}" --epochs 1 --jobs 2 >/dev/null 2>"$tmp/err"
 check "another thread count is not another setting" [ $? = 0 ]
+# a result from before a setting existed matches when its default is asked
+python3 - "$tmp/res/toy/bpr-default-seed2.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); del r["settings"]["negatives"]
+json.dump(r, open(sys.argv[1], "w"))
+PY
+"$melon" bench "${grid[@]}" --epochs 1 >/dev/null 2>"$tmp/err"
+check "a setting a result predates counts as its default" [ $? = 0 ]
+"$melon" bench "${grid[@]}" --epochs 1 --negatives 50 >/dev/null 2>"$tmp/err"
+check "but not as another value" err_has "bpr-default-seed2.json was run with other settings: negatives not recorded (asked: 50)"
 
 # --- bad values and paths stop bench before any cell, with the real message
 "$melon" bench "${grid[@]}" --results "$tmp/bad" --lr nan >/dev/null 2>"$tmp/err"
