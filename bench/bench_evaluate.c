@@ -6,9 +6,9 @@
  * then appended to the history. Prints the median milliseconds per batch of
  * each way and their ratio; the median over rounds.
  *
- * usage: bench_evaluate [FILE[,FILE...]] [rounds] [batches]
- * (default: ml-100k, 5 rounds, the first 20 online batches; threads from
- * OMP_NUM_THREADS) */
+ * usage: bench_evaluate [FILE[,FILE...]] [rounds] [batches] [models]
+ * (default: ml-100k, 5 rounds, the first 20 online batches, bpr,ncf;
+ * threads from OMP_NUM_THREADS) */
 #include "bench_stream.h"
 
 #include "melon/evaluate.h"
@@ -126,7 +126,12 @@ int main(int argc, char **argv) {
            "rounds\n",
            cfg.data_files[0], stream.n_users, stream.n_items, d.n_test,
            omp_get_max_threads(), rounds);
-    int rc = bench_model(&d, "bpr", rounds) || bench_model(&d, "ncf", rounds);
+    char *models = strdup(argc > 4 ? argv[4] : "bpr,ncf");
+    int rc = 0;
+    for (char *save = NULL, *name = strtok_r(models, ",", &save); name && !rc;
+         name = strtok_r(NULL, ",", &save))
+        rc = bench_model(&d, name, rounds);
+    free(models);
     melon_pair_index_free(&d.pairs);
     melon_stream_free(&stream);
     free(files);
