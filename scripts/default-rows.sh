@@ -3,7 +3,7 @@
 # default) and with dense Adam (the paper's code), on BPR-MF and NCF, and
 # NCF with its tower initialised by He's fan-in rule, on the three datasets
 # of ../shared/data, seeds 1-5, protocol defaults, one thread per run as in
-# docs/results/paper/. See docs/ncf-tower.md.
+# docs/results/paper/. See docs/results/dense-adam.md and docs/ncf-tower.md.
 #
 # usage: scripts/default-rows.sh [RESULTS_DIR] [JOBS] [PART]
 #   RESULTS_DIR  where the per-run JSON files go (default:
