@@ -5,15 +5,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MELON_ERR_MSG 1024
-
 /* Every fallible function returns 0 on success and -1 on failure, after
  * writing a message into the caller's melon_err. Messages name the file,
  * line and offending value where there is one, e.g.
- * "data/u.data:17: timestamp 'abc' is not a number". */
-typedef struct {
+ * "data/u.data:17: timestamp 'abc' is not a number". The public header
+ * melon.h defines the same type. */
+#ifndef MELON_ERR_DEFINED
+#define MELON_ERR_DEFINED
+#define MELON_ERR_MSG 1024
+typedef struct melon_err {
     char msg[MELON_ERR_MSG];
 } melon_err;
+#endif
 
 /* printf-style: sets err->msg and returns -1 (so `return melon_fail(...)`). */
 int melon_fail(melon_err *err, const char *fmt, ...)
