@@ -59,6 +59,10 @@ typedef struct {
                                      interaction: batch, user, item, rank,
                                      the user's interactions before it */
     const char *save_model;       /* NULL: none */
+    const char *checkpoint;       /* NULL: none; else the run's state is
+                                     saved here (melon.h checkpoints) */
+    int checkpoint_every;         /* online batches between checkpoints
+                                     (0: only after pre-training) */
     int progress;                 /* -1 auto (only on a terminal), 0, 1 */
     int quiet;                    /* no table on stdout */
 } melon_config;

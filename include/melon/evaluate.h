@@ -66,6 +66,9 @@ typedef struct {
 int melon_evaluator_init(melon_evaluator *ev, int negatives, size_t capacity,
                          int32_t n_users, int32_t n_items, melon_err *err);
 void melon_evaluator_free(melon_evaluator *ev);
+/* Room for more users and items (a live stream's ids grow). */
+int melon_evaluator_grow(melon_evaluator *ev, int32_t n_users,
+                         int32_t n_items, melon_err *err);
 
 /* Ranks positions [begin, end) of the stream, online batch `batch`, with
  * the model as it stands. pairs: the whole stream's pair index; history:

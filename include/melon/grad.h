@@ -11,6 +11,8 @@ typedef struct {
     int32_t n_rows[MELON_MAX_TENSORS];
     int32_t *rows[MELON_MAX_TENSORS];       /* [capacity rows] */
     int32_t *row_index[MELON_MAX_TENSORS];  /* [tensor rows], -1 = untouched */
+    int32_t index_rows[MELON_MAX_TENSORS];  /* entries of row_index set */
+    int32_t index_room[MELON_MAX_TENSORS];  /* entries it has room for */
     float *grad[MELON_MAX_TENSORS];
     int32_t *count[MELON_MAX_TENSORS];      /* slots that looked a row up */
     float *pair_weight;                     /* scratch [2 * max_triples] */
@@ -20,6 +22,10 @@ typedef struct {
 int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,
                            int max_triples, melon_err *err);
 void melon_sparse_grad_free(melon_sparse_grad *g);
+
+/* The model's tables have grown (melon_model_grow): index their new rows. */
+int melon_sparse_grad_grow(melon_sparse_grad *g, const melon_model *m,
+                           melon_err *err);
 
 /* out = sum_r weight_r * grad l_r over the n triples of `slots`.
  * weight == NULL means every weight is 1/n (the batch-mean gradient). */

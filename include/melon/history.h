@@ -26,11 +26,18 @@ typedef struct {
     melon_adjacency *item_users;  /* [n_items] */
     size_t n_edges;
     size_t appended_until;        /* positions [0, appended_until) are in */
+    int32_t user_room;            /* lists the arrays have room for */
+    int32_t item_room;
 } melon_history;
 
 int melon_history_init(melon_history *h, int32_t n_users, int32_t n_items,
                        melon_err *err);
 void melon_history_free(melon_history *h);
+
+/* Room for n_users users and n_items items (never fewer than it has); the
+ * new nodes have no edges. Room doubles: amortised O(1) per node. */
+int melon_history_grow(melon_history *h, int32_t n_users, int32_t n_items,
+                       melon_err *err);
 
 /* Appends positions [begin, end) of the stream. begin must equal
  * appended_until (the history only grows in stream order). */

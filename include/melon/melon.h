@@ -10,7 +10,7 @@
  *     const char *settings[] = {"model=bpr", "strategy=default", "seed=1"};
  *     melon_create(&s, settings, 3, &err);
  *     melon_pretrain_file(s, "past.csv", &err);     // or melon_pretrain_ids
- *     melon_observe(s, "alice", "item42", NAN, &rank, &err);  // ... many
+ *     melon_observe(s, "alice", "item42", 0, &rank, &err);  // ... many
  *     melon_recommend(s, "alice", 10, 0, items, scores, &n, &popular, &err);
  *     melon_save(s, "model.ckpt", &err);
  *     melon_free(s);
@@ -60,10 +60,12 @@ typedef struct melon_err {
 #define MELON_ID_MAX 256
 
 /* Ranks written by observe and flush: 1 (the event's item scored above
- * all 99 evaluation negatives) to 100; or one of these. */
+ * all its evaluation negatives: 99 sampled by default, see the setting
+ * negatives) to the number of negatives + 1; or one of these. */
 #define MELON_RANK_PENDING 0       /* its batch is not full yet */
-#define MELON_RANK_NONE (-1)       /* not evaluated: evaluate=0, or fewer
-                                      than 99 items the user has not used */
+#define MELON_RANK_NONE (-1)       /* not evaluated: evaluate=0, or a user of
+                                      its batch has fewer items left to draw
+                                      negatives from than negatives= asks */
 
 typedef struct melon_session melon_session;
 
@@ -72,10 +74,12 @@ typedef struct melon_session melon_session;
  * settings: n strings "name=value". The names are the options of `melon
  * run` (see `melon run --help`) that shape a model, a strategy or the
  * batches: model, strategy, seed, batch-size, epochs, dim, layers,
- * init-std, optimizer, lr, l2, dense-adam, threads and every strategy
- * option (melon-*, eals-*, mwnet-*, metasgd-*, s2meta-*, sml-*). Flags take
- * 1/0 (also on/off, true/false). Session settings:
- *   evaluate=1   rank each observed event against 99 evaluation negatives
+ * init-std, optimizer, lr, l2, dense-adam, threads, negatives and every
+ * strategy option (melon-*, eals-*, mwnet-*, metasgd-*, s2meta-*, sml-*).
+ * Flags take
+ * 1/0 (also on/off, true/false). negatives=N|all as `melon run
+ * --negatives`. Session settings:
+ *   evaluate=1   rank each observed event against its evaluation negatives
  *                before its batch updates the model (0: skip, rank NONE)
  * Unset names keep `melon run`'s defaults. An unknown name or a bad value
  * fails with a message naming it. */
@@ -106,7 +110,8 @@ int melon_declare_item_ids(melon_session *s, const int64_t *ids, size_t n,
  * batch-size and the model trains on them for `epochs` passes, each in an
  * order shuffled by the seed, through the strategy's meta step and update
  * (as `melon run` pre-trains). Allowed once, before the first observe.
- * times may be NULL (they are then taken as 0). */
+ * times may be NULL (they are then taken as 0). Then the history holds
+ * the events, and the popularity counts include them. */
 int melon_pretrain_ids(melon_session *s, const int64_t *users,
                        const int64_t *items, const double *times, size_t n,
                        melon_err *err);
@@ -123,16 +128,19 @@ int melon_pretrain_file(melon_session *s, const char *path, melon_err *err);
  *
  * Events in arrival order. Each event is added to a pending batch; when it
  * holds batch-size events the batch runs the protocol's step: the
- * strategy's meta step, then every event is ranked against 99 evaluation
+ * strategy's meta step, then every event is ranked against its evaluation
  * negatives with the model as it was before the batch, then the update,
- * then the events join the history. time: seconds (any origin, finite) or
- * NaN/NULL when unknown; it is kept with the event, the order is the
- * arrival order.
+ * then the events join the history. time: seconds (any origin; 0 or a
+ * NULL times array when unknown); it is kept with the event, but the
+ * order is the arrival order. A NaN or infinite time is refused.
  *
  * ranks (n entries, or NULL): the rank of each event of this call whose
  * batch ran during the call, else MELON_RANK_PENDING. The events still
  * pending are ranked by a later observe or flush; melon_on_rank sees
- * every rank. On error, no event of the failing batch is applied. */
+ * every rank. Bad input (an id, a time) fails before any event of the call
+ * is taken. A batch that fails inside the model or the strategy leaves
+ * the session unusable (every call then says why) until melon_load
+ * restores a checkpoint into it. */
 int melon_observe(melon_session *s, const char *user, const char *item,
                   double time, int32_t *rank, melon_err *err);
 int melon_observe_ids(melon_session *s, const int64_t *users,
@@ -201,7 +209,7 @@ typedef struct {
     int64_t pending;          /* of them, waiting for a full batch */
     int64_t batches;          /* online batches run (flushes included) */
     int64_t evaluated;        /* events ranked */
-    double hr10;              /* mean HR@10 of the ranked events (NaN: 0) */
+    double hr10;              /* mean HR@10 of the ranked events (NaN: none) */
     double ndcg10;            /* mean NDCG@10 */
     double last_loss;         /* mean BPR loss of the last batch, NaN before */
     int pretrained;           /* 1 once pre-trained */

@@ -33,6 +33,8 @@ typedef struct {
     int cols;
     float *value;           /* rows * cols, row-major */
     int decay;              /* L2 applies (every tensor but the bias tables) */
+    int cap_rows;           /* rows value has room for (>= rows) */
+    float init_std;         /* its normal(0, init_std) initialisation */
 } melon_tensor;
 
 /* One BPR training example: user, positive item, sampled negative item. */
@@ -103,6 +105,10 @@ typedef struct {
     void (*observe)(melon_model *m, const melon_stream *s, size_t begin,
                     size_t end);
     void (*free_impl)(melon_model *m);
+    /* Optional: n_users / n_items have grown (from old_users, old_items);
+     * extend the model's own state beyond the tensors. */
+    int (*grow)(melon_model *m, int32_t old_users, int32_t old_items,
+                melon_err *err);
 } melon_model_ops;
 
 struct melon_model {
@@ -114,6 +120,9 @@ struct melon_model {
     melon_tensor tensor[MELON_MAX_TENSORS];
     int max_triples;        /* forward_backward capacity */
     void *impl;             /* model-specific workspace */
+    /* Each tensor's initialisation stream, where its last row's draws
+     * ended: the rows a table grows by continue it. */
+    melon_rng init_rng[MELON_MAX_TENSORS];
 };
 
 /* name: "bpr", "ncf" or "pop". max_triples bounds one forward_backward
@@ -124,6 +133,14 @@ int melon_model_create(melon_model *m, const char *name, int32_t n_users,
                        int32_t n_items, const melon_model_config *cfg,
                        int max_triples, melon_err *err);
 void melon_model_free(melon_model *m);
+
+/* Gives the user tables n_users rows and the item tables n_items (never
+ * fewer than they have). New rows take the next draws of their tensor's
+ * initialisation stream, so a table grown in steps holds exactly what a
+ * table created at the full size holds. Room doubles, so growth costs
+ * amortised O(1) per row. */
+int melon_model_grow(melon_model *m, int32_t n_users, int32_t n_items,
+                     melon_err *err);
 int melon_model_has_parameters(const melon_model *m);
 
 /* The mean BPR loss softplus(-(s(u, i) - s(u, j))) of n triples at the

@@ -19,20 +19,33 @@
 typedef struct {
     uint64_t *keys;          /* open addressing; key = user << 32 | item, */
     uint32_t *first_pos;     /* empty slot: key == UINT64_MAX */
-    size_t capacity;         /* power of two */
+    size_t capacity;         /* power of two, at least twice n_pairs */
     size_t n_pairs;
     int32_t n_users;
-    int32_t n_items;
-    int32_t *user_distinct;  /* [n_users] distinct items per user, overall */
-    size_t *user_start;      /* [n_users + 1] where each user's distinct
-                                items start in user_items */
-    int32_t *user_items;     /* [n_pairs] every user's distinct items */
+    int32_t n_items;         /* negatives are drawn from items 0..n_items-1 */
+    int32_t user_room;       /* users the per-user arrays have room for */
+    int32_t *user_distinct;  /* [n_users] distinct items per user */
+    int32_t **user_items;    /* [n_users] each user's distinct items, in
+                                order of first interaction */
+    int32_t *user_items_room;/* [n_users] */
     const melon_stream *stream; /* borrowed (must outlive the index): for
                                    messages naming original user ids */
 } melon_pair_index;
 
+/* The index of every pair of the whole stream. */
 int melon_pair_index_build(melon_pair_index *index, const melon_stream *stream,
                            melon_err *err);
+/* An empty index over n_users users and n_items items, to which pairs are
+ * added as they arrive (a live stream). */
+int melon_pair_index_init(melon_pair_index *index, int32_t n_users,
+                          int32_t n_items, melon_err *err);
+/* Room for more users and items (never fewer than it has). */
+int melon_pair_index_grow(melon_pair_index *index, int32_t n_users,
+                          int32_t n_items, melon_err *err);
+/* Records the (user, item) interaction at stream position pos; a pair seen
+ * before keeps its first position. */
+int melon_pair_index_add(melon_pair_index *index, int32_t user, int32_t item,
+                         uint32_t pos, melon_err *err);
 void melon_pair_index_free(melon_pair_index *index);
 
 /* Position of the first (user, item) interaction, or UINT32_MAX if none. */

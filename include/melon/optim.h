@@ -29,12 +29,18 @@ typedef struct {
     float *m[MELON_MAX_TENSORS];   /* first moments (Adam) */
     float *v[MELON_MAX_TENSORS];   /* second moments (Adam) */
     size_t size[MELON_MAX_TENSORS];
+    size_t room[MELON_MAX_TENSORS];  /* floats m[k] and v[k] have room for */
     long step;
 } melon_optimizer;
 
 int melon_optimizer_init(melon_optimizer *opt, const melon_model *model,
                          const melon_optimizer_config *cfg, melon_err *err);
 void melon_optimizer_free(melon_optimizer *opt);
+
+/* The model's tables have grown (melon_model_grow): the moments of the new
+ * rows start at zero. */
+int melon_optimizer_grow(melon_optimizer *opt, const melon_model *model,
+                         melon_err *err);
 
 /* One step along g. `scale` multiplies the learning rate (1 normally). */
 void melon_optimizer_step(melon_optimizer *opt, melon_model *model,

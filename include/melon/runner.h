@@ -43,6 +43,9 @@ typedef struct {
     /* "" or why the losses say the updates diverged (the results are
      * still returned: those of the model the run ended with) */
     char warning[256];
+    /* a resumed run: the configuration's texts (file names, labels) the
+     * checkpoint held, which its melon_config points to */
+    char *texts[MELON_MAX_FILES + 8];
 } melon_run_result;
 
 /* 1 (with the reason in why) when a run's losses say its updates diverged:
@@ -55,11 +58,20 @@ int melon_losses_diverged(const double *pretrain, int epochs,
                           const double *online, size_t n, const char *strategy,
                           char *why, size_t why_size);
 
-/* Runs the whole protocol on an already loaded stream. */
+/* Runs the whole protocol on an already loaded stream. With
+ * cfg->checkpoint set, the run's complete state is written there after
+ * pre-training and every cfg->checkpoint_every online batches (0: only
+ * after pre-training). */
 int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
                      melon_run_result *res, melon_err *err);
 /* Loads cfg's data files, then runs. */
 int melon_run(const melon_config *cfg, melon_run_result *res, melon_err *err);
+/* Continues a run from one of its checkpoints: the run's settings come
+ * from the checkpoint (and replace *cfg), except the output files,
+ * checkpointing, threads and display, which come from *cfg. The per-batch
+ * metrics are those of the uninterrupted run. */
+int melon_run_resume(const char *path, melon_config *cfg,
+                     melon_run_result *res, melon_err *err);
 void melon_run_result_free(melon_run_result *res);
 
 /* Result files: the JSON of protocol.md section 7 and a per-batch CSV, each

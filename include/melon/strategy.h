@@ -46,6 +46,10 @@ typedef struct {
     int (*save)(const melon_strategy *s, FILE *f, melon_err *err);
     int (*load)(melon_strategy *s, FILE *f, melon_err *err);
     void (*free_impl)(melon_strategy *s);
+    /* The model's tables have grown (melon_model_grow): extend every state
+     * that has a row per user or item (new rows start as a fresh
+     * strategy's would). NULL: the strategy needs its sizes up front. */
+    int (*grow)(melon_strategy *s, melon_model *model, melon_err *err);
 } melon_strategy_ops;
 
 struct melon_strategy {

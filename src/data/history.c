@@ -18,8 +18,37 @@ int melon_history_init(melon_history *h, int32_t n_users, int32_t n_items,
         melon_history_free(h);
         return -1;
     }
-    h->n_users = n_users;
-    h->n_items = n_items;
+    h->n_users = h->user_room = n_users;
+    h->n_items = h->item_room = n_items;
+    return 0;
+}
+
+/* Grows one side's list array to n nodes, doubling its room. */
+static int grow_lists(melon_adjacency **lists, int32_t *n_nodes,
+                      int32_t *room, int32_t n, melon_err *err) {
+    if (n <= *n_nodes) return 0;
+    if (n > *room) {
+        size_t cap = *room > 0 ? (size_t)*room : 16;
+        while (cap < (size_t)n) cap *= 2;
+        if (cap > INT32_MAX) cap = INT32_MAX;
+        melon_adjacency *grown = realloc(*lists, cap * sizeof *grown);
+        if (!grown)
+            return melon_fail(err, "history: out of memory for %d nodes", n);
+        *lists = grown;
+        *room = (int32_t)cap;
+    }
+    memset(*lists + *n_nodes, 0, (size_t)(n - *n_nodes) * sizeof **lists);
+    *n_nodes = n;
+    return 0;
+}
+
+int melon_history_grow(melon_history *h, int32_t n_users, int32_t n_items,
+                       melon_err *err) {
+    if (grow_lists(&h->user_items, &h->n_users, &h->user_room, n_users,
+                   err) != 0 ||
+        grow_lists(&h->item_users, &h->n_items, &h->item_room, n_items,
+                   err) != 0)
+        return -1;
     return 0;
 }
 

@@ -128,3 +128,15 @@ int melon_id_table_intern(melon_id_table *t, const char *text, size_t len,
     if (2 * t->count > t->slot_cap && grow_slots(t, err) != 0) return -1;
     return 0;
 }
+
+int64_t melon_id_table_find(const melon_id_table *t, const char *text,
+                            size_t len) {
+    uint64_t h = hash_bytes(text, len);
+    size_t mask = t->slot_cap - 1;
+    for (size_t k = (size_t)h & mask; t->slots[k].id != EMPTY_SLOT;
+         k = (k + 1) & mask)
+        if (t->slots[k].tag == (uint32_t)h &&
+            same_string(t, t->slots[k].id, text, len))
+            return t->slots[k].id;
+    return -1;
+}

@@ -33,6 +33,10 @@ void melon_id_table_free(melon_id_table *t);
 int melon_id_table_intern(melon_id_table *t, const char *text, size_t len,
                           uint32_t *id, melon_err *err);
 
+/* The id of `text`, or -1 when it was never interned. */
+int64_t melon_id_table_find(const melon_id_table *t, const char *text,
+                            size_t len);
+
 static inline const char *melon_id_table_name(const melon_id_table *t,
                                               uint32_t id) {
     return t->arena + t->offset[id];

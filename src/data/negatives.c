@@ -31,82 +31,138 @@ static inline uint64_t mix64(uint64_t x) {
 void melon_pair_index_free(melon_pair_index *index) {
     free(index->keys);
     free(index->first_pos);
-    free(index->user_distinct);
-    free(index->user_start);
+    if (index->user_items)
+        for (int32_t u = 0; u < index->n_users; u++) free(index->user_items[u]);
     free(index->user_items);
+    free(index->user_items_room);
+    free(index->user_distinct);
     memset(index, 0, sizeof *index);
 }
 
-/* Every user's distinct items, in order of first interaction. */
-static int user_lists(melon_pair_index *index, const melon_stream *stream,
-                      melon_err *err) {
-    size_t n_users = (size_t)(index->n_users > 0 ? index->n_users : 0);
-    index->user_start = melon_calloc(n_users + 1, sizeof *index->user_start, err);
-    index->user_items = melon_alloc((index->n_pairs ? index->n_pairs : 1) *
-                                        sizeof *index->user_items, err);
-    if (!index->user_start || !index->user_items) {
+/* A hash table of `capacity` empty slots holding the index's pairs. */
+static int rehash(melon_pair_index *index, size_t capacity, melon_err *err) {
+    uint64_t *keys = melon_alloc(capacity * sizeof *keys, err);
+    uint32_t *first_pos = melon_alloc(capacity * sizeof *first_pos, err);
+    if (!keys || !first_pos) {
+        free(keys);
+        free(first_pos);
+        return -1;
+    }
+    memset(keys, 0xff, capacity * sizeof *keys);
+    for (size_t k = 0; k < index->capacity; k++) {
+        if (index->keys[k] == EMPTY_KEY) continue;
+        size_t slot = (size_t)mix64(index->keys[k]) & (capacity - 1);
+        while (keys[slot] != EMPTY_KEY) slot = (slot + 1) & (capacity - 1);
+        keys[slot] = index->keys[k];
+        first_pos[slot] = index->first_pos[k];
+    }
+    free(index->keys);
+    free(index->first_pos);
+    index->keys = keys;
+    index->first_pos = first_pos;
+    index->capacity = capacity;
+    return 0;
+}
+
+int melon_pair_index_init(melon_pair_index *index, int32_t n_users,
+                          int32_t n_items, melon_err *err) {
+    memset(index, 0, sizeof *index);
+    if (rehash(index, 16, err) != 0) return -1;
+    if (melon_pair_index_grow(index, n_users, n_items, err) != 0) {
         melon_pair_index_free(index);
         return -1;
     }
-    for (size_t u = 0; u < n_users; u++)
-        index->user_start[u + 1] = index->user_start[u] + (size_t)index->user_distinct[u];
-    size_t *next = melon_alloc((n_users ? n_users : 1) * sizeof *next, err);
-    if (!next) {
-        melon_pair_index_free(index);
-        return -1;
+    return 0;
+}
+
+int melon_pair_index_grow(melon_pair_index *index, int32_t n_users,
+                          int32_t n_items, melon_err *err) {
+    if (n_items > index->n_items) index->n_items = n_items;
+    if (n_users <= index->n_users) return 0;
+    if (n_users > index->user_room) {
+        size_t room = index->user_room > 0 ? (size_t)index->user_room : 16;
+        while (room < (size_t)n_users) room *= 2;
+        if (room > INT32_MAX) room = INT32_MAX;
+        int32_t *distinct = realloc(index->user_distinct, room * sizeof *distinct);
+        if (distinct) index->user_distinct = distinct;
+        int32_t **items = realloc(index->user_items, room * sizeof *items);
+        if (items) index->user_items = items;
+        int32_t *item_room = realloc(index->user_items_room, room * sizeof *item_room);
+        if (item_room) index->user_items_room = item_room;
+        if (!distinct || !items || !item_room)
+            return melon_fail(err, "pair index: out of memory for %d users",
+                              n_users);
+        index->user_room = (int32_t)room;
     }
-    memcpy(next, index->user_start, n_users * sizeof *next);
-    for (size_t p = 0; p < stream->n; p++)
-        if (melon_pair_first(index, stream->user[p], stream->item[p]) == p)
-            index->user_items[next[stream->user[p]]++] = stream->item[p];
-    free(next);
+    size_t added = (size_t)(n_users - index->n_users);
+    memset(index->user_distinct + index->n_users, 0, added * sizeof(int32_t));
+    memset(index->user_items + index->n_users, 0, added * sizeof(int32_t *));
+    memset(index->user_items_room + index->n_users, 0, added * sizeof(int32_t));
+    index->n_users = n_users;
+    return 0;
+}
+
+int melon_pair_index_add(melon_pair_index *index, int32_t user, int32_t item,
+                         uint32_t pos, melon_err *err) {
+    if (user < 0 || user >= index->n_users || item < 0 ||
+        item >= index->n_items)
+        return melon_fail(err, "pair index: position %u has user %d / item %d "
+                               "outside 0..%d / 0..%d",
+                          pos, user, item, index->n_users - 1,
+                          index->n_items - 1);
+    if (pos == NO_POSITION)
+        return melon_fail(err, "pair index: position %u does not fit 32 bits",
+                          pos);
+    uint64_t key = pair_key(user, item);
+    size_t mask = index->capacity - 1;
+    size_t slot = (size_t)mix64(key) & mask;
+    while (index->keys[slot] != EMPTY_KEY && index->keys[slot] != key)
+        slot = (slot + 1) & mask;
+    if (index->keys[slot] == key) return 0; /* a repeat: keep the first */
+    int32_t *room = &index->user_items_room[user];
+    if (index->user_distinct[user] == *room) {
+        int32_t cap = *room ? 2 * *room : 4;
+        int32_t *items = realloc(index->user_items[user], (size_t)cap * sizeof *items);
+        if (!items)
+            return melon_fail(err, "pair index: out of memory for %d items of "
+                                   "user %d", cap, user);
+        index->user_items[user] = items;
+        *room = cap;
+    }
+    if (2 * (index->n_pairs + 1) > index->capacity) {
+        if (rehash(index, 2 * index->capacity, err) != 0) return -1;
+        mask = index->capacity - 1;
+        slot = (size_t)mix64(key) & mask;
+        while (index->keys[slot] != EMPTY_KEY) slot = (slot + 1) & mask;
+    }
+    index->keys[slot] = key;
+    index->first_pos[slot] = pos;
+    index->n_pairs++;
+    index->user_items[user][index->user_distinct[user]++] = item;
     return 0;
 }
 
 int melon_pair_index_build(melon_pair_index *index, const melon_stream *stream,
                            melon_err *err) {
-    memset(index, 0, sizeof *index);
     if (stream->n >= NO_POSITION)
         return melon_fail(err, "pair index: %zu interactions do not fit "
                                "32-bit positions", stream->n);
+    if (melon_pair_index_init(index, stream->n_users, stream->n_items, err) != 0)
+        return -1;
     size_t capacity = 16;
     while (capacity < 2 * stream->n) capacity *= 2;
-    index->keys = melon_alloc(capacity * sizeof *index->keys, err);
-    index->first_pos = melon_alloc(capacity * sizeof *index->first_pos, err);
-    index->user_distinct =
-        melon_calloc((size_t)(stream->n_users > 0 ? stream->n_users : 1),
-                     sizeof *index->user_distinct, err);
-    if (!index->keys || !index->first_pos || !index->user_distinct) {
+    if (rehash(index, capacity, err) != 0) {
         melon_pair_index_free(index);
         return -1;
     }
-    memset(index->keys, 0xff, capacity * sizeof *index->keys);
-    index->capacity = capacity;
-    index->n_users = stream->n_users;
-    index->n_items = stream->n_items;
     index->stream = stream;
-    for (size_t p = 0; p < stream->n; p++) {
-        int32_t user = stream->user[p], item = stream->item[p];
-        if (user < 0 || user >= stream->n_users || item < 0 ||
-            item >= stream->n_items) {
+    for (size_t p = 0; p < stream->n; p++)
+        if (melon_pair_index_add(index, stream->user[p], stream->item[p],
+                                 (uint32_t)p, err) != 0) {
             melon_pair_index_free(index);
-            return melon_fail(err,
-                              "pair index: position %zu has user %d / item %d "
-                              "outside 0..%d / 0..%d",
-                              p, user, item, stream->n_users - 1,
-                              stream->n_items - 1);
+            return -1;
         }
-        uint64_t key = pair_key(user, item);
-        size_t slot = (size_t)mix64(key) & (capacity - 1);
-        while (index->keys[slot] != EMPTY_KEY && index->keys[slot] != key)
-            slot = (slot + 1) & (capacity - 1);
-        if (index->keys[slot] == key) continue; /* a repeat: keep the first */
-        index->keys[slot] = key;
-        index->first_pos[slot] = (uint32_t)p;
-        index->n_pairs++;
-        index->user_distinct[user]++;
-    }
-    return user_lists(index, stream, err);
+    return 0;
 }
 
 uint32_t melon_pair_first(const melon_pair_index *index, int32_t user,
@@ -158,8 +214,8 @@ typedef struct {
 static void mark_user_items(const melon_pair_index *index, eval_marks *m,
                             int32_t user) {
     m->tag++;
-    for (size_t a = index->user_start[user]; a < index->user_start[user + 1]; a++)
-        m->mark[index->user_items[a]] = m->tag;
+    for (int32_t a = 0; a < index->user_distinct[user]; a++)
+        m->mark[index->user_items[user][a]] = m->tag;
 }
 
 /* n_negatives distinct items from the user's never-interacted list,

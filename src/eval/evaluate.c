@@ -98,6 +98,36 @@ fail:
     return -1;
 }
 
+int melon_evaluator_grow(melon_evaluator *ev, int32_t n_users,
+                         int32_t n_items, melon_err *err) {
+    if (n_users > ev->n_users) {
+        int32_t *lists = realloc(ev->list_of_user, (size_t)n_users * sizeof *lists);
+        if (!lists) return melon_fail(err, "evaluation: out of memory for %d users", n_users);
+        for (int32_t u = ev->n_users; u < n_users; u++) lists[u] = -1;
+        ev->list_of_user = lists;
+        ev->n_users = n_users;
+    }
+    if (n_items <= ev->n_items) return 0;
+    if (ev->negatives == MELON_NEGATIVES_ALL) {
+        size_t rows = MAX_ITEM_SCORES / (size_t)n_items;
+        rows = rows < 1 ? 1 : rows > ev->capacity ? ev->capacity : rows;
+        float *item_scores = realloc(ev->item_scores,
+                                     rows * (size_t)n_items * sizeof(float));
+        if (item_scores) ev->item_scores = item_scores;
+        uint32_t *mark = realloc(ev->mark, (size_t)n_items * sizeof *mark);
+        if (mark) ev->mark = mark;
+        float *negative_scores = realloc(ev->negative_scores,
+                                         (size_t)n_items * sizeof(float));
+        if (negative_scores) ev->negative_scores = negative_scores;
+        if (!item_scores || !mark || !negative_scores)
+            return melon_fail(err, "evaluation: out of memory for %d items", n_items);
+        memset(mark + ev->n_items, 0, (size_t)(n_items - ev->n_items) * sizeof *mark);
+        ev->rows_per_call = rows;
+    }
+    ev->n_items = n_items;
+    return 0;
+}
+
 /* Groups the batch's interactions by user, and marks which are repeats and
  * which are targets (the first of their user with their item in the
  * batch). */

@@ -48,6 +48,7 @@ int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,
             for (size_t a = 0; a < rows; a++) g->row_index[k][a] = -1;
             g->n_rows[k] = 0;
         }
+        g->index_rows[k] = g->index_room[k] = t->rows;
     }
     g->pair_weight = melon_alloc(pairs * sizeof(float), err);
     g->pair_buffer = melon_alloc(pairs * widest_dense * sizeof(float), err);
@@ -56,6 +57,27 @@ int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,
 fail:
     melon_sparse_grad_free(g);
     return -1;
+}
+
+int melon_sparse_grad_grow(melon_sparse_grad *g, const melon_model *m,
+                           melon_err *err) {
+    for (int k = 0; k < g->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        if (t->kind == MELON_DENSE || t->rows <= g->index_rows[k]) continue;
+        if (t->rows > g->index_room[k]) {
+            int32_t *index = realloc(g->row_index[k],
+                                     (size_t)t->cap_rows * sizeof *index);
+            if (!index)
+                return melon_fail(err, "sparse gradient: out of memory for "
+                                       "%d rows of '%s'", t->rows, t->name);
+            g->row_index[k] = index;
+            g->index_room[k] = t->cap_rows;
+        }
+        for (int32_t a = g->index_rows[k]; a < t->rows; a++)
+            g->row_index[k][a] = -1;
+        g->index_rows[k] = t->rows;
+    }
+    return 0;
 }
 
 void melon_sparse_grad_free(melon_sparse_grad *g) {

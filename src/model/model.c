@@ -135,9 +135,9 @@ int melon_model_add_tensor_std(melon_model *m, const char *name,
     size_t size = (size_t)rows * (size_t)cols;
     float *value = melon_alloc(size * sizeof(float), err);
     if (!value) return -1;
-    melon_rng rng;
-    melon_rng_seed_stream(&rng, m->cfg.seed, (uint64_t)m->n_tensors);
-    melon_init_normal(value, size, std, &rng);
+    melon_rng *rng = &m->init_rng[m->n_tensors];
+    melon_rng_seed_stream(rng, m->cfg.seed, (uint64_t)m->n_tensors);
+    melon_init_normal(value, size, std, rng);
     melon_tensor *t = &m->tensor[m->n_tensors++];
     t->name = name;
     t->kind = kind;
@@ -145,6 +145,50 @@ int melon_model_add_tensor_std(melon_model *m, const char *name,
     t->cols = cols;
     t->value = value;
     t->decay = decay;
+    t->cap_rows = rows;
+    t->init_std = std;
+    return 0;
+}
+
+/* Grows table k to `rows` rows, drawing the new ones from its stream. */
+static int grow_tensor(melon_model *m, int k, int32_t rows, melon_err *err) {
+    melon_tensor *t = &m->tensor[k];
+    if (rows <= t->rows) return 0;
+    if (rows > t->cap_rows) {
+        size_t cap = t->cap_rows > 0 ? (size_t)t->cap_rows : 16;
+        while (cap < (size_t)rows) cap *= 2;
+        if (cap > INT32_MAX) cap = INT32_MAX;
+        float *value = realloc(t->value, cap * (size_t)t->cols * sizeof(float));
+        if (!value)
+            return melon_fail(err, "model: out of memory growing '%s' to %zu "
+                                   "rows", t->name, cap);
+        t->value = value;
+        t->cap_rows = (int)cap;
+    }
+    size_t old = (size_t)t->rows * (size_t)t->cols;
+    size_t added = (size_t)(rows - t->rows) * (size_t)t->cols;
+    melon_init_normal(t->value + old, added, t->init_std, &m->init_rng[k]);
+    t->rows = rows;
+    return 0;
+}
+
+int melon_model_grow(melon_model *m, int32_t n_users, int32_t n_items,
+                     melon_err *err) {
+    int32_t old_users = m->n_users, old_items = m->n_items;
+    if (n_users < old_users) n_users = old_users;
+    if (n_items < old_items) n_items = old_items;
+    if (n_users == old_users && n_items == old_items) return 0;
+    for (int k = 0; k < m->n_tensors; k++) {
+        melon_tensor_kind kind = m->tensor[k].kind;
+        if (kind == MELON_DENSE) continue;
+        if (grow_tensor(m, k, kind == MELON_USER_TABLE ? n_users : n_items,
+                        err) != 0)
+            return -1;
+    }
+    m->n_users = n_users;
+    m->n_items = n_items;
+    if (m->ops->grow && m->ops->grow(m, old_users, old_items, err) != 0)
+        return -1;
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "melon/nn.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     int64_t *count;     /* [n_items] */
@@ -59,6 +60,19 @@ static void pop_free(melon_model *m) {
     m->impl = NULL;
 }
 
+static int pop_grow(melon_model *m, int32_t old_users, int32_t old_items,
+                    melon_err *err) {
+    pop_impl *pop = m->impl;
+    int64_t *count = realloc(pop->count, (size_t)m->n_items * sizeof *count);
+    if (!count)
+        return melon_fail(err, "pop: out of memory for %d item counts",
+                          (int)m->n_items);
+    memset(count + old_items, 0,
+           (size_t)(m->n_items - old_items) * sizeof *count);
+    pop->count = count;
+    return 0;
+}
+
 static const melon_model_ops pop_ops = {
     .name = "pop",
     .score = pop_score,
@@ -66,6 +80,7 @@ static const melon_model_ops pop_ops = {
     .forward_backward = pop_forward_backward,
     .observe = pop_observe,
     .free_impl = pop_free,
+    .grow = pop_grow,
 };
 
 void *melon_pop_state(const melon_model *m, size_t *bytes) {

@@ -34,13 +34,39 @@ int melon_optimizer_init(melon_optimizer *opt, const melon_model *model,
     if (cfg->kind != MELON_OPT_ADAM) return 0;
     for (int k = 0; k < model->n_tensors; k++) {
         size_t size = tensor_size(&model->tensor[k]);
-        opt->size[k] = size;
+        opt->size[k] = opt->room[k] = size;
         opt->m[k] = melon_calloc(size, sizeof(float), err);
         opt->v[k] = melon_calloc(size, sizeof(float), err);
         if (!opt->m[k] || !opt->v[k]) {
             melon_optimizer_free(opt);
             return -1;
         }
+    }
+    return 0;
+}
+
+int melon_optimizer_grow(melon_optimizer *opt, const melon_model *model,
+                         melon_err *err) {
+    if (opt->cfg.kind != MELON_OPT_ADAM) return 0;
+    for (int k = 0; k < opt->n_tensors; k++) {
+        const melon_tensor *t = &model->tensor[k];
+        size_t size = tensor_size(t);
+        if (size <= opt->size[k]) continue;
+        if (size > opt->room[k]) {
+            size_t room = (size_t)t->cap_rows * (size_t)t->cols;
+            float *m = realloc(opt->m[k], room * sizeof(float));
+            if (m) opt->m[k] = m;
+            float *v = m ? realloc(opt->v[k], room * sizeof(float)) : NULL;
+            if (v) opt->v[k] = v;
+            if (!m || !v)
+                return melon_fail(err, "optimizer: out of memory growing the "
+                                       "moments of '%s' to %d rows",
+                                  t->name, t->rows);
+            opt->room[k] = room;
+        }
+        memset(opt->m[k] + opt->size[k], 0, (size - opt->size[k]) * sizeof(float));
+        memset(opt->v[k] + opt->size[k], 0, (size - opt->size[k]) * sizeof(float));
+        opt->size[k] = size;
     }
     return 0;
 }

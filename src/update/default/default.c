@@ -34,6 +34,15 @@ static int default_load(melon_strategy *s, FILE *f, melon_err *err) {
     return melon_optimizer_load(&st->opt, f, err);
 }
 
+static int default_grow(melon_strategy *s, melon_model *model,
+                        melon_err *err) {
+    default_state *st = s->impl;
+    if (melon_optimizer_grow(&st->opt, model, err) != 0 ||
+        melon_sparse_grad_grow(&st->grad, model, err) != 0)
+        return -1;
+    return 0;
+}
+
 static void default_free(melon_strategy *s) {
     default_state *st = s->impl;
     if (!st) return;
@@ -50,6 +59,7 @@ static const melon_strategy_ops default_ops = {
     .save = default_save,
     .load = default_load,
     .free_impl = default_free,
+    .grow = default_grow,
 };
 
 int melon_default_create(melon_strategy *s, melon_model *model,
