@@ -16,7 +16,10 @@ static void print_usage(FILE *out) {
           "  data    fetch public datasets into the cache, list them, print\n"
           "          the statistics of interaction files (data stats)\n"
           "  bench   a grid of runs: datasets x models x strategies x seeds\n"
-          "  report  tables and figures from a directory of results\n\n"
+          "  report  tables and figures from a directory of results\n"
+          "  serve   the online recommender over HTTP: durable ingest, live\n"
+          "          updates and quality, recommendations\n"
+          "  loadgen replay a dataset against a running server\n\n"
           "Options:\n"
           "  --help     show this help (and `melon <command> --help`)\n"
           "  --version  print the version\n\n"
@@ -45,7 +48,9 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "data") == 0) return melon_cmd_data(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return melon_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return melon_cmd_report(argc - 1, argv + 1);
-    fprintf(stderr, "melon: unknown command '%s' (commands: run, data, bench, report; see "
+    if (strcmp(cmd, "serve") == 0) return melon_cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "loadgen") == 0) return melon_cmd_loadgen(argc - 1, argv + 1);
+    fprintf(stderr, "melon: unknown command '%s' (commands: run, data, bench, report, serve, loadgen; see "
                     "melon --help)\n", cmd);
     return 2;
 }
