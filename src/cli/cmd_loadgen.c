@@ -419,8 +419,8 @@ int melon_cmd_loadgen(int argc, char **argv) {
             free(ws[k].req);
         }
         double seconds = now() - lg->t0;
-        qsort(ack.v, ack.n, sizeof *ack.v, compare_double);
-        qsort(rec.v, rec.n, sizeof *rec.v, compare_double);
+        if (ack.n) qsort(ack.v, ack.n, sizeof *ack.v, compare_double);
+        if (rec.n) qsort(rec.v, rec.n, sizeof *rec.v, compare_double);
         uint64_t acked = atomic_load(&lg->acked);
         printf("events acknowledged %llu of %zu in %.3f s: %.0f events/s (%lld per "
                "request, %lld connections)\n", (unsigned long long)acked,

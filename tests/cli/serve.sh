@@ -69,9 +69,19 @@ metric() { curl -s -m 20 "$(url /metrics)" | awk -v m="$1" '$1 == m {print $2}';
 
 tiny=(--batch-size 32 --epochs 1 --dim 8 --threads 1 --seed 3)
 
+# waits (30 s at most) until every durable event has been applied
+wait_applied() {
+  for _ in $(seq 300); do
+    [ "$(metric melon_events_applied)" = "$(metric melon_events_durable)" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # every acknowledged event (loadgen's --ack-log) is in its user's history
 # exactly once, and no user's history holds an item twice
 all_kept_once() { # all_kept_once STREAM ACKLOG
+  wait_applied || { echo "the log was not applied within 30 s"; return 1; }
   "$py" - "$1" "$2" "$(url /v1/users/)" <<'PY'
 import sys, json, urllib.request, urllib.parse
 stream, acklog, base = sys.argv[1:]

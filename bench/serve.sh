@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Figures of `melon serve` on this machine (server and load generator on
+# the same cores), each the median of RUNS runs:
+#   1. acknowledged durable ingest, events/s: Default and MeLON (official
+#      form) on BPR-MF, ml-100k pre-trained whole, its 100k events replayed
+#      in requests of 1000 over 4 connections
+#   2. recommend latency p50/p99 with 20,000 items while ingesting at half
+#      the Default rate (a GET before half the posts)
+#   3. recovery: a log of EVENTS events (default 1,000,000) replayed from
+#      the first checkpoint after SIGKILL
+# usage: bench/serve.sh [MELON_BINARY]   (RUNS=3 EVENTS=1000000)
+set -eu
+melon=${1:-build/melon}
+runs=${RUNS:-3}
+events=${EVENTS:-1000000}
+src=$(cd "$(dirname "$0")/.." && pwd)
+data=$src/../shared/data/ml-100k/u.data.gz
+tmp=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+py=/usr/bin/python3
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+"$py" - "$data" "$tmp" "$events" <<'PY'
+import gzip, sys, random
+data, tmp, n_big = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = sorted((l.split("\t") for l in gzip.open(data, "rt")), key=lambda r: int(r[3]))
+with open(f"{tmp}/ml.csv", "w") as f:
+    f.write("user_id,item_id,timestamp\n")
+    for r in rows: f.write(f"{r[0]},{r[1]},{int(r[3])}\n")
+with open(f"{tmp}/items20k.txt", "w") as f:
+    f.write("".join(f"{k}\n" for k in range(1, 20001)))
+r = random.Random(1)
+with open(f"{tmp}/big.csv", "w") as f:
+    f.write("user_id,item_id,timestamp\n")
+    for t in range(n_big): f.write(f"{r.randrange(943) + 1},{r.randrange(1682) + 1},{t}\n")
+PY
+
+start() { # start DIR ARGS...
+  local dir=$1; shift
+  rm -f "$tmp/port"
+  "$melon" serve --state-dir "$dir" --listen 127.0.0.1:0 --port-file "$tmp/port" "$@" \
+    2>>"$tmp/server.err" &
+  pid=$!
+  for _ in $(seq 6000); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+  port=$(cat "$tmp/port")
+}
+stop() { kill -TERM $pid; wait $pid || true; pid=; }
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
+
+ingest() { # ingest LABEL ARGS...: events/s of the whole stream
+  local label=$1; shift
+  for r in $(seq $runs); do
+    rm -rf "$tmp/s"
+    start "$tmp/s" --data "$tmp/ml.csv" --epochs 1 --batch-size 256 "$@"
+    "$melon" loadgen --url "http://127.0.0.1:$port" --data "$tmp/ml.csv" --batch 1000 \
+      --concurrency 4 --duration 600 | tee -a "$tmp/$label.out" | head -1 |
+      sed -n 's/.*: \([0-9]*\) events\/s.*/\1/p'
+    stop
+  done | median
+}
+default_rate=$(ingest default --strategy default)
+echo "ingest, Default BPR-MF: $default_rate events/s acknowledged (median of $runs)"
+melon_rate=$(ingest melon --strategy melon --melon-variant official)
+echo "ingest, MeLON official BPR-MF: $melon_rate events/s acknowledged (median of $runs)"
+echo "  ratio MeLON/Default: $(awk -v a="$melon_rate" -v b="$default_rate" 'BEGIN {printf "%.2f", a / b}')"
+
+half=$((default_rate / 2))
+for r in $(seq $runs); do
+  rm -rf "$tmp/s"
+  start "$tmp/s" --catalogue "$tmp/items20k.txt" --data "$tmp/ml.csv" --epochs 1 --batch-size 256
+  "$melon" loadgen --url "http://127.0.0.1:$port" --data "$tmp/ml.csv" --batch 100 \
+    --concurrency 4 --rate "$half" --recommend-share 0.5 --duration 600 >"$tmp/rec.out"
+  grep "recommend latency" "$tmp/rec.out" | field p99 >>"$tmp/p99"
+  grep "recommend latency" "$tmp/rec.out" | field p50 >>"$tmp/p50"
+  stop
+done
+echo "recommend with 20000 items while ingesting at $half events/s: p50 $(median <"$tmp/p50") ms, p99 $(median <"$tmp/p99") ms (median of $runs)"
+
+rm -rf "$tmp/s"
+start "$tmp/s" --data "$tmp/ml.csv" --epochs 1 --batch-size 256 --checkpoint-every 0
+"$melon" loadgen --url "http://127.0.0.1:$port" --data "$tmp/big.csv" --batch 2000 \
+  --concurrency 4 --duration 3600 | head -1
+kill -9 $pid; wait $pid 2>/dev/null || true
+: >"$tmp/server.err"
+t0=$(date +%s.%N)
+start "$tmp/s"
+t1=$(date +%s.%N)
+grep "replayed" "$tmp/server.err" || true
+echo "recovery of a $events-event log: ready after $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s"
+stop
