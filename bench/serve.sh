@@ -42,7 +42,11 @@ start() { # start DIR ARGS...
   "$melon" serve --state-dir "$dir" --listen 127.0.0.1:0 --port-file "$tmp/port" "$@" \
     2>>"$tmp/server.err" &
   pid=$!
-  for _ in $(seq 6000); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+  for _ in $(seq 6000); do
+    [ -s "$tmp/port" ] && break
+    kill -0 $pid 2>/dev/null || { pid=; port=; return 1; }
+    sleep 0.1
+  done
   port=$(cat "$tmp/port")
 }
 stop() { kill -TERM $pid; wait $pid || true; pid=; }
@@ -53,7 +57,8 @@ ingest() { # ingest LABEL ARGS...: events/s of the whole stream
   local label=$1; shift
   for r in $(seq $runs); do
     rm -rf "$tmp/s"
-    start "$tmp/s" --data "$tmp/ml.csv" --epochs 1 --batch-size 256 "$@"
+    start "$tmp/s" --data "$tmp/ml.csv" --epochs 1 --batch-size 256 "$@" ||
+      { tail -1 "$tmp/server.err" >&2; continue; }
     "$melon" loadgen --url "http://127.0.0.1:$port" --data "$tmp/ml.csv" --batch 1000 \
       --concurrency 4 --duration 600 | tee -a "$tmp/$label.out" | head -1 |
       sed -n 's/.*: \([0-9]*\) events\/s.*/\1/p'
@@ -63,8 +68,12 @@ ingest() { # ingest LABEL ARGS...: events/s of the whole stream
 default_rate=$(ingest default --strategy default)
 echo "ingest, Default BPR-MF: $default_rate events/s acknowledged (median of $runs)"
 melon_rate=$(ingest melon --strategy melon --melon-variant official)
-echo "ingest, MeLON official BPR-MF: $melon_rate events/s acknowledged (median of $runs)"
-echo "  ratio MeLON/Default: $(awk -v a="$melon_rate" -v b="$default_rate" 'BEGIN {printf "%.2f", a / b}')"
+if [ -n "$melon_rate" ]; then
+  echo "ingest, MeLON official BPR-MF: $melon_rate events/s acknowledged (median of $runs)"
+  echo "  ratio MeLON/Default: $(awk -v a="$melon_rate" -v b="$default_rate" 'BEGIN {printf "%.2f", a / b}')"
+else
+  echo "ingest, MeLON official BPR-MF: no figure (the server did not start, see above)"
+fi
 
 half=$((default_rate / 2))
 for r in $(seq $runs); do
