@@ -3,6 +3,7 @@
  * prints the throughput of acknowledged events and the latencies. */
 #include "cli.h"
 
+#include "fetch/fetch.h"
 #include "melon/stream.h"
 
 #include <arpa/inet.h>
@@ -374,6 +375,15 @@ int melon_cmd_loadgen(int argc, char **argv) {
         token[strcspn(token, "\r\n ")] = '\0';
         snprintf(lg->auth, sizeof lg->auth, "Authorization: Bearer %s\r\n", token);
     }
+    char data_path[4096];
+    melon_err derr = {{0}};
+    int known = melon_dataset_resolve(data, NULL, data_path, sizeof data_path, &derr);
+    if (known < 0) {
+        fprintf(stderr, "melon loadgen: %s\n", derr.msg);
+        free(lg);
+        return 2;
+    }
+    if (known == 1) data = data_path;
     melon_stream stream;
     melon_load_options lo;
     melon_load_options_default(&lo);

@@ -2,6 +2,7 @@
  * docs/serve.md). */
 #include "cli.h"
 
+#include "fetch/fetch.h"
 #include "serve/serve.h"
 
 #include <errno.h>
@@ -197,6 +198,17 @@ int melon_cmd_serve(int argc, char **argv) {
     if (opt.private_reads && !opt.token_file) {
         fprintf(stderr, "melon serve: --private needs --token-file\n");
         goto out;
+    }
+    char data_path[4096];
+    if (opt.data) { /* a dataset name of `melon data list`, fetched, or a file */
+        melon_err derr = {{0}};
+        int known = melon_dataset_resolve(opt.data, NULL, data_path, sizeof data_path,
+                                          &derr);
+        if (known < 0) {
+            fprintf(stderr, "melon serve: %s\n", derr.msg);
+            goto out;
+        }
+        if (known == 1) opt.data = data_path;
     }
     opt.settings = (const char **)settings;
     opt.n_settings = n_settings;
