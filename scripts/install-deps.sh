@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config clang libopenblas-openmp-dev
           zlib1g-dev libbz2-dev liblzma-dev libcurl4-openssl-dev libssl-dev
           libcmocka-dev python3 libgsl-dev libcjson-dev gnuplot-nox libyajl-dev
-          libmicrohttpd-dev curl)
+          libmicrohttpd-dev curl libopenmpi-dev openmpi-bin)
 
 missing=()
 for p in "${packages[@]}"; do

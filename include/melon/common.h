@@ -26,6 +26,17 @@ int melon_fail(melon_err *err, const char *fmt, ...)
 void *melon_alloc(size_t bytes, melon_err *err);
 void *melon_calloc(size_t count, size_t size, melon_err *err);
 
+/* murmur3's finaliser: spreads every input bit over the whole word (hash
+ * tables, sharding). */
+static inline uint64_t melon_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
 /* xoshiro256** generator, seeded through splitmix64. Deterministic for a
  * given seed on every platform. */
 typedef struct {

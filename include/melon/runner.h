@@ -74,6 +74,10 @@ int melon_run_resume(const char *path, melon_config *cfg,
                      melon_run_result *res, melon_err *err);
 void melon_run_result_free(melon_run_result *res);
 
+/* Mean, median and 90th percentile (nearest rank) of res's update times
+ * (for runners other than melon_run_stream: the distributed one). */
+void melon_run_result_summarise_times(melon_run_result *res, melon_err *err);
+
 /* Result files: the JSON of protocol.md section 7 and a per-batch CSV, each
  * written to a temporary file in the same directory and renamed. */
 int melon_write_result_json(const char *path, const melon_config *cfg,

@@ -9,6 +9,9 @@
 #include "melon/evaluate.h"
 #include "melon/runner.h"
 #include "melon/strategy.h"
+#ifdef MELON_HAVE_MPI
+#include "dist/dist.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,7 @@ typedef struct {
     int n_melon_specs_end;     /* then MeLON's, then the other strategies' */
     int progress;
     int no_progress;
+    int distributed;
     char resolved[4096];
 } run_args;
 
@@ -230,6 +234,10 @@ static int build_specs(run_args *a, option_spec *specs) {
         {"check", OPT_FLAG, &a->check, NULL,
          "check the options and input files, print the settings the result "
          "file would record (JSON) and exit without running", 0, 0, NULL, NULL},
+        {"distributed", OPT_FLAG, &a->distributed, NULL,
+         "replay across the processes of an MPI job (mpirun -np R melon run "
+         "--distributed ...; default strategy, BPR-MF): tables sharded, "
+         "metrics as one process's", 0, 0, NULL, NULL},
         {NULL, 0, NULL, NULL, NULL, 0, 0, NULL, NULL},
     };
     int n_specs = 0;
@@ -394,7 +402,27 @@ int melon_cmd_run(int argc, char **argv) {
 
     melon_run_result res;
     melon_err err = {{0}};
-    int ran = melon_run(cfg, &res, &err);
+    int ran, is_root = 1;
+    if (a.distributed) {
+#ifdef MELON_HAVE_MPI
+        cfg->progress = 0;
+        ran = melon_dist_run(cfg, &res, &is_root, &err);
+#else
+        fprintf(stderr, "melon run: --distributed needs melon built with MPI "
+                        "(install libopenmpi-dev, or run "
+                        "scripts/install-deps.sh, and rebuild)\n");
+        rc = 2;
+        goto done;
+#endif
+    } else {
+        ran = melon_run(cfg, &res, &err);
+    }
+    if (!is_root) {
+        /* rank 0 reports and writes the results */
+        melon_run_result_free(&res);
+        rc = ran == 0 ? 0 : 1;
+        goto done;
+    }
     if (ran == MELON_NOT_APPLICABLE) {
         fprintf(stderr, "melon run: not applicable: %s\n", err.msg);
         rc = 3;

@@ -18,16 +18,6 @@ static inline uint64_t pair_key(int32_t user, int32_t item) {
     return ((uint64_t)(uint32_t)user << 32) | (uint32_t)item;
 }
 
-/* murmur3 finaliser: spreads user and item bits over the whole word. */
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 void melon_pair_index_free(melon_pair_index *index) {
     free(index->keys);
     free(index->first_pos);
@@ -51,7 +41,7 @@ static int rehash(melon_pair_index *index, size_t capacity, melon_err *err) {
     memset(keys, 0xff, capacity * sizeof *keys);
     for (size_t k = 0; k < index->capacity; k++) {
         if (index->keys[k] == EMPTY_KEY) continue;
-        size_t slot = (size_t)mix64(index->keys[k]) & (capacity - 1);
+        size_t slot = (size_t)melon_mix64(index->keys[k]) & (capacity - 1);
         while (keys[slot] != EMPTY_KEY) slot = (slot + 1) & (capacity - 1);
         keys[slot] = index->keys[k];
         first_pos[slot] = index->first_pos[k];
@@ -115,7 +105,7 @@ int melon_pair_index_add(melon_pair_index *index, int32_t user, int32_t item,
                           pos);
     uint64_t key = pair_key(user, item);
     size_t mask = index->capacity - 1;
-    size_t slot = (size_t)mix64(key) & mask;
+    size_t slot = (size_t)melon_mix64(key) & mask;
     while (index->keys[slot] != EMPTY_KEY && index->keys[slot] != key)
         slot = (slot + 1) & mask;
     if (index->keys[slot] == key) return 0; /* a repeat: keep the first */
@@ -132,7 +122,7 @@ int melon_pair_index_add(melon_pair_index *index, int32_t user, int32_t item,
     if (2 * (index->n_pairs + 1) > index->capacity) {
         if (rehash(index, 2 * index->capacity, err) != 0) return -1;
         mask = index->capacity - 1;
-        slot = (size_t)mix64(key) & mask;
+        slot = (size_t)melon_mix64(key) & mask;
         while (index->keys[slot] != EMPTY_KEY) slot = (slot + 1) & mask;
     }
     index->keys[slot] = key;
@@ -170,7 +160,7 @@ uint32_t melon_pair_first(const melon_pair_index *index, int32_t user,
     if (!index->keys || user < 0 || item < 0) return NO_POSITION;
     uint64_t key = pair_key(user, item);
     size_t mask = index->capacity - 1;
-    size_t slot = (size_t)mix64(key) & mask;
+    size_t slot = (size_t)melon_mix64(key) & mask;
     while (index->keys[slot] != EMPTY_KEY) {
         if (index->keys[slot] == key) return index->first_pos[slot];
         slot = (slot + 1) & mask;

@@ -35,8 +35,8 @@ static void tick(void *ctx, int epoch, size_t done, size_t total) {
     melon_progress_tick(ctx, epoch, done, total);
 }
 
-/* Mean, median and 90th percentile (nearest rank) of the update times. */
-static void summarise_times(melon_run_result *res, melon_err *err) {
+void melon_run_result_summarise_times(melon_run_result *res,
+                                      melon_err *err) {
     size_t n = res->n_test_batches;
     double *sorted = melon_alloc((n ? n : 1) * sizeof *sorted, err);
     if (!sorted || n == 0) {
@@ -142,7 +142,7 @@ static int run_online(melon_session *s, const melon_config *out,
     res->new_pairs = s->new_pairs;
     res->evaluate_s = s->evaluate_seconds;
     res->pretrain_s = s->pretrain_seconds;
-    summarise_times(res, err);
+    melon_run_result_summarise_times(res, err);
     /* a model without parameters (popularity) has no loss to descend */
     if (melon_model_has_parameters(&s->model))
         melon_losses_diverged(res->pretrain_loss, res->epochs, res->train_loss,
