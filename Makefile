@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-release test-sanitize test-fuzz demo bench clean
+.PHONY: all deps build python test test-release test-sanitize test-fuzz demo bench clean
 
 all: build
 
@@ -15,6 +15,13 @@ deps:
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
+
+# `import melon` for /usr/bin/python3: builds build/libmelon.so and puts
+# this checkout's python/ on the user's path (a .pth file in the user site).
+python: build
+	@site=$$(/usr/bin/python3 -m site --user-site) && mkdir -p "$$site" && \
+	  echo "$(CURDIR)/python" > "$$site/melon.pth" && \
+	  echo "melon: /usr/bin/python3 imports melon from $(CURDIR)/python ($$site/melon.pth)"
 
 test: test-fuzz test-sanitize test-release
 
@@ -42,6 +49,8 @@ demo: build
 # README's figures, instead of spinning against the benchmark's own work
 bench: build
 	@for b in build/bench/bench_*; do echo "== $$b"; OMP_WAIT_POLICY=passive $$b; done
+	@echo "== bench/bench_python.py"; OMP_WAIT_POLICY=passive \
+	  MELON_LIBRARY=build/libmelon.so /usr/bin/python3 bench/bench_python.py
 
 clean:
 	rm -rf build build-sanitize build-fuzz

@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config clang libopenblas-openmp-dev
           zlib1g-dev libbz2-dev liblzma-dev libcurl4-openssl-dev libssl-dev
           libcmocka-dev python3 libgsl-dev libcjson-dev gnuplot-nox libyajl-dev
-          libmicrohttpd-dev curl libopenmpi-dev openmpi-bin)
+          libmicrohttpd-dev curl libopenmpi-dev openmpi-bin python3-cffi
+          python3-numpy python3-pytest python3-pandas)
 
 missing=()
 for p in "${packages[@]}"; do
