@@ -7,10 +7,10 @@
     ranks = rec.partial_fit(users, items)      # evaluate, then update
     ids, scores = rec.recommend(user, N=10)
 """
-from ._lib import MelonError, NotApplicableError, library_path
+from ._lib import MelonError, NotApplicableError, UnknownUserError, library_path
 from .recommender import RANK_NONE, RANK_PENDING, Recommender
 from .run import results_frame, run
 
 __version__ = "0.1.0"
 __all__ = ["Recommender", "run", "results_frame", "MelonError",
-           "NotApplicableError", "RANK_PENDING", "RANK_NONE", "library_path"]
+           "NotApplicableError", "UnknownUserError", "RANK_PENDING", "RANK_NONE", "library_path"]

@@ -84,6 +84,13 @@ class NotApplicableError(MelonError):
     """The strategy does not apply to the model (e.g. sml with ncf)."""
 
 
+class UnknownUserError(MelonError, KeyError):
+    """recommend(..., strict=True) for a user the session has not seen."""
+
+    def __str__(self):
+        return self.args[0] if self.args else ""
+
+
 def new_err():
     return ffi.new("melon_err *")
 

@@ -135,21 +135,28 @@ class Recommender:
         `epochs` passes (default: the epochs setting). Once, before the
         stream."""
         u, i, t, n = events(users, items, times)
+        target = self
         if epochs is not None and str(int(epochs)) != self.get_setting("epochs"):
-            self._recreate_with(_setting_text("epochs", int(epochs)))
+            target = self._fresh_with(_setting_text("epochs", int(epochs)))
         err = new_err()
-        s = self._session()
+        s = target._session()
         if u.kind == "int":
             rc = lib.melon_pretrain_ids(s, u.c_ints(), i.c_ints(), c_times(t), n, err)
         else:
             un, ul = u.c_names()
             iname, il = i.c_names()
             rc = lib.melon_pretrain_names(s, un, ul, iname, il, c_times(t), n, err)
-        check(rc, err)
+        check(rc, err)      # on failure a fresh session is dropped unused
+        if target is not self:
+            self.close()
+            self._s, target._s = target._s, ffi.NULL
+            self._settings = target._settings
         self._note_items(i)
         return self
 
-    def _recreate_with(self, setting):
+    def _fresh_with(self, setting):
+        """A session like this one (settings, declared items) with one
+        setting more; only before pre-training and the stream."""
         st = self.stats
         if st["pretrained"] or st["observed"]:
             raise _lib.MelonError("fit: the session is already trained or "
@@ -157,12 +164,11 @@ class Recommender:
         fresh = Recommender.__new__(Recommender)
         fresh._s = ffi.NULL
         fresh._s = _create(self._settings + [setting])
+        fresh._settings = self._settings + [setting]
         fresh._declared, fresh._item_ints, fresh._pending = [], None, []
         for items in self._declared:
             fresh.declare_items(items)
-        self.close()
-        self._s, fresh._s = fresh._s, ffi.NULL
-        self._settings.append(setting)
+        return fresh
 
     def partial_fit(self, users, items, times=None):
         """Streams events: each full batch is ranked (evaluate, then
@@ -225,13 +231,14 @@ class Recommender:
 
     # ---- recommendations ------------------------------------------------
     def recommend(self, user, N=10, filter_already_liked_items=True,
-                  popular=False):
+                  popular=False, strict=False):
         """(ids, scores) of the N best items for a user, best first; for an
         array of users, (ids, scores) of shape (len(users), N), rows
         padded with -1 or "" and NaN when fewer items exist. Items the user
         interacted with are left out unless filter_already_liked_items is
         False. A user without a row (or popular=True) gets the most popular
-        items, scored by their counts."""
+        items, scored by their counts; with strict=True such a user raises
+        UnknownUserError instead."""
         if not isinstance(N, (int, np.integer)) or N < 1:
             raise ValueError(f"N {N!r}: expected a positive integer")
         flags = (0 if filter_already_liked_items else _lib.INCLUDE_SEEN) | \
@@ -239,10 +246,34 @@ class Recommender:
         if isinstance(user, (str, bytes, int, np.integer)) and not isinstance(user, bool):
             if isinstance(user, bytes):
                 user = user.decode("utf-8")
-            ids, scores = self._recommend_batch(IdArray([user], "user"), int(N), flags)
+            ids, scores = self._recommend_checked(IdArray([user], "user"),
+                                                  int(N), flags, strict)
             keep = ~np.isnan(scores[0])
             return ids[0][keep], scores[0][keep]
-        return self._recommend_batch(IdArray(user, "users"), int(N), flags)
+        return self._recommend_checked(IdArray(user, "users"), int(N), flags,
+                                       strict)
+
+    def _recommend_checked(self, users, k, flags, strict):
+        ids, scores, popular = self._recommend_batch(users, k, flags)
+        if strict:
+            names = users.as_names().bytes
+            if self.stats["model_is_popularity"]:
+                unknown = [r for r in range(users.n)
+                           if self._history_size(names[r]) == 0]
+            else:
+                unknown = np.flatnonzero(popular).tolist()
+            if unknown:
+                raise _lib.UnknownUserError(
+                    f"user '{names[unknown[0]].decode()}' has not been seen "
+                    f"({len(unknown)} of the {users.n} users asked for)")
+        return ids, scores
+
+    def _history_size(self, name):
+        total = ffi.new("size_t *")
+        err = new_err()
+        check(lib.melon_user_items(self._session(), name, ffi.NULL, 0, total,
+                                   err), err)
+        return total[0]
 
     def _recommend_batch(self, users, k, flags):
         s = self._session()
@@ -263,7 +294,7 @@ class Recommender:
             if rc == 0:
                 self._item_ints = True
                 scores[np.arange(k)[None, :] >= counts[:, None]] = np.nan
-                return items, scores
+                return items, scores, popular
             if self._item_ints:
                 check(rc, err)
             users = users.as_names()   # items named by text: the text form
@@ -278,20 +309,16 @@ class Recommender:
         if self._item_ints:
             out = np.where(out == "", "-1", out).astype(np.int64)
         scores[np.arange(k)[None, :] >= counts[:, None]] = np.nan
-        return out, scores
+        return out, scores, popular
 
     def user_items(self, user, cap=None):
         """The user's items, oldest first (at most the cap most recent)."""
         s = self._session()
+        name = IdArray([user], "user").as_names().bytes[0]
+        if cap is None:
+            cap = self._history_size(name)
         total = ffi.new("size_t *")
         err = new_err()
-        ids = IdArray([user], "user")
-        if cap is None:
-            cap = 0
-            name = ids.as_names().bytes[0]
-            check(lib.melon_user_items(s, name, ffi.NULL, 0, total, err), err)
-            cap = total[0]
-        name = ids.as_names().bytes[0]
         buf = ffi.new("const char *[]", max(cap, 1))
         check(lib.melon_user_items(s, name, buf, cap, total, err), err)
         got = min(cap, total[0])

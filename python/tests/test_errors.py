@@ -90,3 +90,26 @@ def test_bad_n_and_closed(small, stream):
     rec.close()
     with pytest.raises(melon.MelonError, match="closed"):
         rec.recommend(users[0])
+
+
+@pytest.mark.parametrize("model", ["bpr", "pop"])
+def test_unknown_user_in_strict_mode(small, stream, model):
+    users, items, _ = stream
+    rec = melon.Recommender(**(small | {"model": model}))
+    rec.fit(users[:300], items[:300])
+    ids, _ = rec.recommend(424242, N=3)              # popularity fallback
+    assert len(ids) == 3
+    with pytest.raises(melon.UnknownUserError, match="user '424242' has not been seen"):
+        rec.recommend(424242, N=3, strict=True)
+    with pytest.raises(KeyError):
+        rec.recommend([users[0], 424242], N=3, strict=True)
+    assert rec.recommend(users[0], N=3, strict=True)[0].shape == (3,)
+
+
+def test_failed_fit_with_new_epochs_keeps_the_old_session(small):
+    rec = melon.Recommender(**small)
+    with pytest.raises(melon.MelonError, match="empty"):
+        rec.fit(["a", ""], ["x", "y"], epochs=4)
+    assert rec.get_setting("epochs") == "1" and not rec.stats["pretrained"]
+    rec.fit(["a", "b"], ["x", "y"], epochs=4)
+    assert rec.get_setting("epochs") == "4" and rec.stats["pretrained"]
