@@ -31,6 +31,7 @@ typedef struct {
     const char *optimizer;
     const char *tower_init;
     const char *cache_dir;
+    const char *resume;        /* --resume: a run's checkpoint */
     int dense_adam;
     int check;                 /* --check: print the settings and stop */
     int n_core_specs;          /* the run's own options come first, */
@@ -227,6 +228,16 @@ static int build_specs(run_args *a, option_spec *specs) {
          "write the rank of every evaluated interaction here", 0, 0, NULL, NULL},
         {"save-model", OPT_STRING, &cfg->save_model, "FILE",
          "save the final recommender parameters here", 0, 0, NULL, NULL},
+        {"checkpoint", OPT_STRING, &cfg->checkpoint, "FILE",
+         "keep the run's whole state here (atomically replaced): after "
+         "pre-training and every --checkpoint-every online batches", 0, 0, NULL, NULL},
+        {"checkpoint-every", OPT_INT, &cfg->checkpoint_every, "N",
+         "online batches between checkpoints (0: only after pre-training)",
+         0, 1e9, NULL, NULL},
+        {"resume", OPT_STRING, &a->resume, "FILE",
+         "continue the run saved in this checkpoint (its data and settings "
+         "come from it; give output files, --checkpoint and --threads)",
+         0, 0, NULL, NULL},
         {"progress", OPT_FLAG, &a->progress, NULL,
          "show the progress bar even when stderr is not a terminal", 0, 0, NULL, NULL},
         {"no-progress", OPT_FLAG, &a->no_progress, NULL, "never show the progress bar", 0, 0, NULL, NULL},
@@ -357,6 +368,62 @@ static void print_learning_rate_options(const option_spec *specs,
     fputs(".\n", stderr);
 }
 
+/* Prints a finished run's table and warnings and writes its files;
+ * returns the exit status. */
+static int report_run(const melon_config *cfg, const option_spec *specs,
+                      int ran, const melon_run_result *res, melon_err *err) {
+    if (ran == MELON_NOT_APPLICABLE) {
+        fprintf(stderr, "melon run: not applicable: %s\n", err->msg);
+        return 3;
+    }
+    if (ran != 0) {
+        fprintf(stderr, "melon run: error: %s\n", err->msg);
+        return 1;
+    }
+    if (!cfg->quiet) melon_print_result_table(stdout, cfg, res);
+    if (res->warning[0]) {
+        fprintf(stderr, "melon run: warning: %s\n", res->warning);
+        print_learning_rate_options(specs, cfg->strategy);
+    }
+    if ((cfg->out_json && melon_write_result_json(cfg->out_json, cfg, res, err) != 0) ||
+        (cfg->per_batch_csv &&
+         melon_write_per_batch_csv(cfg->per_batch_csv, res, err) != 0)) {
+        fprintf(stderr, "melon run: error: %s\n", err->msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* --resume FILE: the data and every setting of the run come from the
+ * checkpoint, so options that would change them are refused. */
+static int resume_run(run_args *a, const option_spec *specs, int argc,
+                      char **argv) {
+    static const char *const allowed[] = {
+        "resume", "out", "per-batch", "ranks", "save-model", "checkpoint",
+        "checkpoint-every", "threads", "progress", "no-progress", "quiet", NULL};
+    const option_spec *given[MAX_RUN_OPTIONS];
+    int n = options_given(specs, argc, argv, 1, given, MAX_RUN_OPTIONS);
+    for (int k = 0; k < n; k++) {
+        int ok = 0;
+        for (const char *const *name = allowed; *name && !ok; name++)
+            ok = strcmp(*name, given[k]->name) == 0;
+        if (!ok) {
+            fprintf(stderr, "melon run: --%s cannot be given with --resume: the "
+                            "data and settings of the run come from its "
+                            "checkpoint\n", given[k]->name);
+            return 2;
+        }
+    }
+    melon_config *cfg = &a->cfg;
+    cfg->progress = a->no_progress ? 0 : a->progress ? 1 : -1;
+    melon_run_result res;
+    melon_err err = {{0}};
+    int ran = melon_run_resume(a->resume, cfg, &res, &err);
+    int rc = report_run(cfg, specs, ran, &res, &err);
+    melon_run_result_free(&res);
+    return rc;
+}
+
 int melon_cmd_run(int argc, char **argv) {
     run_args a;
     run_args_init(&a);
@@ -375,6 +442,7 @@ int melon_cmd_run(int argc, char **argv) {
     int rc = options_parse(specs, argc, argv, 1, "run", usage, &a, NULL, 0, NULL);
     if (rc != 0) return rc == 1 ? 0 : rc;
     if ((rc = refuse_other_strategy_options(&a, specs, argc, argv)) != 0) return rc;
+    if (a.resume) return resume_run(&a, specs, argc, argv);
     if (!a.data) {
         fprintf(stderr, "melon run: --data is required (see melon run --help)\n");
         return 2;
@@ -423,25 +491,7 @@ int melon_cmd_run(int argc, char **argv) {
         rc = ran == 0 ? 0 : 1;
         goto done;
     }
-    if (ran == MELON_NOT_APPLICABLE) {
-        fprintf(stderr, "melon run: not applicable: %s\n", err.msg);
-        rc = 3;
-    } else if (ran != 0) {
-        fprintf(stderr, "melon run: error: %s\n", err.msg);
-        rc = 1;
-    } else {
-        if (!cfg->quiet) melon_print_result_table(stdout, cfg, &res);
-        if (res.warning[0]) {
-            fprintf(stderr, "melon run: warning: %s\n", res.warning);
-            print_learning_rate_options(specs, cfg->strategy);
-        }
-        if ((cfg->out_json && melon_write_result_json(cfg->out_json, cfg, &res, &err) != 0) ||
-            (cfg->per_batch_csv &&
-             melon_write_per_batch_csv(cfg->per_batch_csv, &res, &err) != 0)) {
-            fprintf(stderr, "melon run: error: %s\n", err.msg);
-            rc = 1;
-        }
-    }
+    rc = report_run(cfg, specs, ran, &res, &err);
     melon_run_result_free(&res);
 done:
     free(name);

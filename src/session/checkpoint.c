@@ -318,15 +318,16 @@ static int read_strategy(cursor *c, melon_session *s) {
     int same = strcmp(name, s->strategy.ops->name) == 0;
     free(name);
     if (!same) return fail_at(c, "corrupted checkpoint: strategy name", NULL);
-    if (!s->strategy.ops->load) return 0;
-    FILE *f = fmemopen((void *)c->at, (size_t)(c->end - c->at), "rb");
-    if (!f) return fail_at(c, "cannot read the strategy state", NULL);
-    melon_err inner = {{0}};
-    int rc = s->strategy.ops->load(&s->strategy, f, &inner);
-    long used = ftell(f);
-    fclose(f);
-    if (rc != 0) return fail_at(c, "strategy state: ", inner.msg);
-    c->at += used;
+    if (s->strategy.ops->load) {
+        FILE *f = fmemopen((void *)c->at, (size_t)(c->end - c->at), "rb");
+        if (!f) return fail_at(c, "cannot read the strategy state", NULL);
+        melon_err inner = {{0}};
+        int rc = s->strategy.ops->load(&s->strategy, f, &inner);
+        long used = ftell(f);
+        fclose(f);
+        if (rc != 0) return fail_at(c, "strategy state: ", inner.msg);
+        c->at += used;
+    }
     return get(c, &s->strategy.batch_loss, sizeof(double), "strategy loss");
 }
 

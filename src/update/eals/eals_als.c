@@ -32,6 +32,13 @@ typedef struct {
     int ready;                 /* state built from the past */
     int pretrained;            /* offline sweeps done */
     melon_grads slots;         /* for the batch's BPR loss (reporting) */
+    /* A loaded state, applied when the state is built at the next call:
+     * every list's entries in their order, c, S^P and S^Q. */
+    int32_t *saved_len;        /* [n_users + n_items], NULL: none */
+    int32_t *saved_other;
+    float *saved_weight;
+    double *saved_c;           /* [n_items] */
+    double *saved_S;           /* [2][K][K] */
 } eals_als_state;
 
 static int find_tensor(const melon_model *m, const char *name) {
@@ -69,6 +76,42 @@ static int build_state(eals_als_state *st, const melon_context *ctx,
     return 0;
 }
 
+static void free_saved(eals_als_state *st) {
+    free(st->saved_len);
+    free(st->saved_other);
+    free(st->saved_weight);
+    free(st->saved_c);
+    free(st->saved_S);
+    st->saved_len = st->saved_other = NULL;
+    st->saved_weight = NULL;
+    st->saved_c = st->saved_S = NULL;
+}
+
+/* Puts a loaded state in place of the one build_state made. */
+static int apply_saved(eals_als_state *st, melon_err *err) {
+    eals_als *a = &st->als;
+    size_t at = 0;
+    for (int32_t k = 0; k < a->n_users + a->n_items; k++) {
+        eals_list *l = k < a->n_users ? &a->user[k] : &a->item[k - a->n_users];
+        int32_t len = st->saved_len[k];
+        if (len < 0 || len > l->cap) {
+            free_saved(st);
+            return melon_fail(err, "eals-als state: a list of %d entries where "
+                                   "the stream allows %d", len, l->cap);
+        }
+        memcpy(l->other, st->saved_other + at, (size_t)len * sizeof(int32_t));
+        memcpy(l->weight, st->saved_weight + at, (size_t)len * sizeof(float));
+        l->len = len;
+        at += (size_t)len;
+    }
+    size_t kk = (size_t)a->dim * (size_t)a->dim;
+    memcpy(a->c, st->saved_c, (size_t)a->n_items * sizeof(double));
+    memcpy(a->SP, st->saved_S, kk * sizeof(double));
+    memcpy(a->SQ, st->saved_S + kk, kk * sizeof(double));
+    free_saved(st);
+    return 0;
+}
+
 static int eals_als_update(melon_strategy *s, melon_context *ctx,
                            const melon_triple *batch, int n, melon_err *err) {
     eals_als_state *st = s->impl;
@@ -76,6 +119,7 @@ static int eals_als_update(melon_strategy *s, melon_context *ctx,
     m->ops->forward_backward(m, batch, n, &st->slots);
     s->batch_loss = melon_mean_loss(&st->slots);
     if (!st->ready && build_state(st, ctx, err) != 0) return -1;
+    if (st->saved_len && apply_saved(st, err) != 0) return -1;
     if (ctx->phase == MELON_PHASE_PRETRAIN) {
         if (!st->pretrained)
             for (int it = 0; it < st->cfg.offline_iters; it++)
@@ -93,23 +137,94 @@ static int eals_als_update(melon_strategy *s, melon_context *ctx,
     return 0;
 }
 
+/* Flags, then (once built) every list in order, c, S^P and S^Q: the lists
+ * change online, so they cannot be rebuilt from the past alone. */
+static int eals_als_save(const melon_strategy *s, FILE *f, melon_err *err) {
+    const eals_als_state *st = s->impl;
+    const eals_als *a = &st->als;
+    int32_t head[5] = {st->ready, st->pretrained, a->n_users, a->n_items, a->dim};
+    int ok = fwrite(head, sizeof head, 1, f) == 1;
+    if (ok && st->ready) {
+        for (int32_t k = 0; ok && k < a->n_users + a->n_items; k++) {
+            const eals_list *l = k < a->n_users ? &a->user[k] : &a->item[k - a->n_users];
+            ok = fwrite(&l->len, sizeof l->len, 1, f) == 1 &&
+                 fwrite(l->other, sizeof(int32_t), (size_t)l->len, f) == (size_t)l->len &&
+                 fwrite(l->weight, sizeof(float), (size_t)l->len, f) == (size_t)l->len;
+        }
+        size_t kk = (size_t)a->dim * (size_t)a->dim;
+        ok = ok && fwrite(a->c, sizeof(double), (size_t)a->n_items, f) == (size_t)a->n_items &&
+             fwrite(a->SP, sizeof(double), kk, f) == kk &&
+             fwrite(a->SQ, sizeof(double), kk, f) == kk;
+    }
+    return ok ? 0 : melon_fail(err, "eals-als: cannot write its state");
+}
+
+static int eals_als_load(melon_strategy *s, FILE *f, melon_err *err) {
+    eals_als_state *st = s->impl;
+    int32_t head[5];
+    if (fread(head, sizeof head, 1, f) != 1)
+        return melon_fail(err, "eals-als state: truncated");
+    free_saved(st);
+    st->pretrained = head[1];
+    if (!head[0]) return 0;
+    int32_t n_nodes = head[2] + head[3], dim = head[4];
+    if (head[2] < 0 || head[3] < 0 || dim < 1 || dim > 4096)
+        return melon_fail(err, "eals-als state: bad sizes");
+    size_t kk = (size_t)dim * (size_t)dim, total = 0, room = 1024;
+    st->saved_len = melon_alloc(((size_t)n_nodes + 1) * sizeof(int32_t), err);
+    st->saved_other = melon_alloc(room * sizeof(int32_t), err);
+    st->saved_weight = melon_alloc(room * sizeof(float), err);
+    st->saved_c = melon_alloc(((size_t)head[3] + 1) * sizeof(double), err);
+    st->saved_S = melon_alloc(2 * kk * sizeof(double), err);
+    if (!st->saved_len || !st->saved_other || !st->saved_weight ||
+        !st->saved_c || !st->saved_S)
+        goto fail;
+    for (int32_t k = 0; k < n_nodes; k++) {
+        int32_t len;
+        if (fread(&len, sizeof len, 1, f) != 1 || len < 0 || len > (1 << 28))
+            goto truncated;
+        if (total + (size_t)len > room) {
+            while (total + (size_t)len > room) room *= 2;
+            int32_t *other = realloc(st->saved_other, room * sizeof *other);
+            if (other) st->saved_other = other;
+            float *weight = realloc(st->saved_weight, room * sizeof *weight);
+            if (weight) st->saved_weight = weight;
+            if (!other || !weight) goto fail;
+        }
+        if (fread(st->saved_other + total, sizeof(int32_t), (size_t)len, f) != (size_t)len ||
+            fread(st->saved_weight + total, sizeof(float), (size_t)len, f) != (size_t)len)
+            goto truncated;
+        st->saved_len[k] = len;
+        total += (size_t)len;
+    }
+    if (fread(st->saved_c, sizeof(double), (size_t)head[3], f) != (size_t)head[3] ||
+        fread(st->saved_S, sizeof(double), 2 * kk, f) != 2 * kk)
+        goto truncated;
+    return 0;
+truncated:
+    free_saved(st);
+    return melon_fail(err, "eals-als state: truncated");
+fail:
+    free_saved(st);
+    return -1;
+}
+
 static void eals_als_strategy_free(melon_strategy *s) {
     eals_als_state *st = s->impl;
     if (!st) return;
+    free_saved(st);
     eals_als_free(&st->als);
     melon_grads_free(&st->slots);
     free(st);
     s->impl = NULL;
 }
 
-/* The state (lists, weights, caches) is rebuilt from the stream and the
- * model's tables at the first call, so nothing is saved. */
 static const melon_strategy_ops eals_als_ops = {
     .name = "eals-als",
     .meta_step = NULL,
     .update = eals_als_update,
-    .save = NULL,
-    .load = NULL,
+    .save = eals_als_save,
+    .load = eals_als_load,
     .free_impl = eals_als_strategy_free,
 };
 
