@@ -35,6 +35,9 @@ typedef struct {
                                      interacted with (protocol.md 4.1) */
     uint64_t seed;                /* 1 */
     int threads;                  /* 0 = all cores */
+    int ieee_subnormals;          /* 0: subnormal floats are flushed to zero
+                                     in every thread (float_mode.h); 1: IEEE
+                                     arithmetic, slow on x86 (benchmarks) */
 
     /* recommender */
     const char *model;            /* "bpr", "ncf", "pop" */

@@ -40,6 +40,9 @@ typedef struct {
     double load_s;
     double total_s;
     double peak_rss_mb;
+    /* 1 when every thread of the run flushed subnormal floats to zero
+     * (float_mode.h), read at the end of the online stream */
+    int subnormals_flushed;
     /* "" or why the losses say the updates diverged (the results are
      * still returned: those of the model the run ended with) */
     char warning[256];

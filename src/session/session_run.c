@@ -9,8 +9,10 @@
 #include "session_internal.h"
 #include "../eval/progress.h"
 #include "melon/atomic_file.h"
+#include "melon/float_mode.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,7 +166,8 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     melon_split split;
     melon_stream view = *stream;
     melon_session *s = NULL;
-    int rc = -1;
+    melon_float_mode float_mode;
+    int flushing = 0, rc = -1;
     if (melon_split_make(&split, stream->n, cfg->batch_size, cfg->train_ratio,
                          err) != 0)
         goto done;
@@ -173,6 +176,11 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     rc = session_create_config(&s, cfg, 1, err);
     if (rc != 0) goto done; /* -1, or MELON_NOT_APPLICABLE */
     rc = -1;
+    /* subnormal floats flushed to zero in every thread that computes,
+     * unless the run asks for IEEE arithmetic (float_mode.h) */
+    int threads = cfg->threads > 0 ? cfg->threads : omp_get_num_procs();
+    if (!cfg->ieee_subnormals) melon_float_mode_enter(&float_mode, threads);
+    flushing = !cfg->ieee_subnormals;
     melon_progress pg;
     melon_progress_init(&pg, cfg->progress, cfg->epochs);
     s->progress = tick;
@@ -184,9 +192,11 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     s->pretrain_seconds = melon_now() - t0;
     if (checkpoint(s, cfg, err) != 0) goto done;
     if (run_online(s, cfg, res, &pg, err) != 0) goto done;
+    res->subnormals_flushed = melon_float_mode_all_flush(threads);
     rc = 0;
 done:
     melon_free(s);
+    if (flushing) melon_float_mode_leave(&float_mode);
     res->total_s = res->load_s + (melon_now() - start);
     res->peak_rss_mb = melon_peak_rss_mb();
     return rc;
@@ -227,7 +237,12 @@ int melon_run_resume(const char *path, melon_config *cfg,
     melon_progress_init(&pg, cfg->progress, cfg->epochs);
     s->progress = tick;
     s->progress_ctx = &pg;
+    int threads = cfg->threads > 0 ? cfg->threads : omp_get_num_procs();
+    melon_float_mode float_mode;
+    if (!cfg->ieee_subnormals) melon_float_mode_enter(&float_mode, threads);
     int rc = run_online(s, cfg, res, &pg, err);
+    if (rc == 0) res->subnormals_flushed = melon_float_mode_all_flush(threads);
+    if (!cfg->ieee_subnormals) melon_float_mode_leave(&float_mode);
     melon_free(s);
     res->total_s = melon_now() - start;
     res->peak_rss_mb = melon_peak_rss_mb();

@@ -3,14 +3,19 @@
  * evaluation before the update, the update, and the history. */
 #include "session_internal.h"
 
+#include "melon/blas_kernels.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The session's threads, and OpenBLAS's kernels for the CPU
+ * (blas_kernels.h). */
 static void set_threads(int threads) {
     if (threads <= 0) threads = omp_get_num_procs();
+    melon_blas_choose_kernels();
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
 }
