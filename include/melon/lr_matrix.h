@@ -6,6 +6,7 @@
 
 #include "melon/common.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct melon_lr_dump melon_lr_dump;
@@ -37,5 +38,7 @@ void melon_lr_dump_name_row(melon_lr_dump *d, int row, const char *name);
 int melon_lr_dump_close(melon_lr_dump *d, melon_err *err);
 /* Frees d without writing anything. */
 void melon_lr_dump_abort(melon_lr_dump *d);
+/* The means file written beside PATH. */
+void melon_lr_dump_means_path(char *out, size_t size, const char *path);
 
 #endif

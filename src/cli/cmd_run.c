@@ -5,6 +5,8 @@
 #include "strategy_options.h"
 
 #include "melon/config.h"
+#include "melon/lr_matrix.h"
+#include "melon/output_files.h"
 #include "fetch/fetch.h"
 #include "melon/evaluate.h"
 #include "melon/runner.h"
@@ -368,30 +370,57 @@ static void print_learning_rate_options(const option_spec *specs,
     fputs(".\n", stderr);
 }
 
-/* Prints a finished run's table and warnings and writes its files;
- * returns the exit status. */
+/* Every output of the run, checked and given its temporary before any
+ * work (output_files.h); the run writes to the temporaries. */
+static int reserve_outputs(melon_config *cfg, melon_outputs *o, melon_err *err) {
+    const char **paths[] = {&cfg->out_json, &cfg->per_batch_csv,
+                            &cfg->ranks_csv, &cfg->save_model,
+                            &cfg->melon.dump_lr_matrix};
+    const char *options[] = {"--out", "--per-batch", "--ranks", "--save-model",
+                             "--dump-lr-matrix"};
+    if (cfg->save_model && strcmp(cfg->model, "pop") == 0)
+        return melon_fail(err, "--save-model: model pop has no parameters to save");
+    /* only MeLON's strategies write the learning-rate matrix */
+    if (strncmp(cfg->strategy, "melon", 5) != 0) cfg->melon.dump_lr_matrix = NULL;
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+        if (!*paths[k]) continue;
+        const char *temp = melon_outputs_add(o, options[k], *paths[k], err);
+        if (!temp) return -1;
+        if (paths[k] == &cfg->melon.dump_lr_matrix) {
+            char means[4400], means_temp[4400];
+            melon_lr_dump_means_path(means, sizeof means, *paths[k]);
+            melon_lr_dump_means_path(means_temp, sizeof means_temp, temp);
+            if (melon_outputs_add_derived(o, "--dump-lr-matrix (means)", means,
+                                          means_temp, err) != 0)
+                return -1;
+        }
+        *paths[k] = temp;
+    }
+    return 0;
+}
+
+/* Prints a finished run's table and warnings, writes its files and puts
+ * every output in place, or none (output_files.h); returns the exit
+ * status. */
 static int report_run(const melon_config *cfg, const option_spec *specs,
-                      int ran, const melon_run_result *res, melon_err *err) {
-    if (ran == MELON_NOT_APPLICABLE) {
-        fprintf(stderr, "melon run: not applicable: %s\n", err->msg);
-        return 3;
-    }
-    if (ran != 0) {
-        fprintf(stderr, "melon run: error: %s\n", err->msg);
-        return 1;
-    }
-    if (!cfg->quiet) melon_print_result_table(stdout, cfg, res);
-    if (res->warning[0]) {
+                      int ran, const melon_run_result *res,
+                      melon_outputs *outputs, melon_err *err) {
+    if (ran == 0 && !cfg->quiet) melon_print_result_table(stdout, cfg, res);
+    if (ran == 0 && res->warning[0]) {
         fprintf(stderr, "melon run: warning: %s\n", res->warning);
         print_learning_rate_options(specs, cfg->strategy);
     }
-    if ((cfg->out_json && melon_write_result_json(cfg->out_json, cfg, res, err) != 0) ||
-        (cfg->per_batch_csv &&
-         melon_write_per_batch_csv(cfg->per_batch_csv, res, err) != 0)) {
-        fprintf(stderr, "melon run: error: %s\n", err->msg);
-        return 1;
-    }
-    return 0;
+    if (ran == 0 &&
+        ((cfg->out_json && melon_write_result_json(cfg->out_json, cfg, res, err) != 0) ||
+         (cfg->per_batch_csv &&
+          melon_write_per_batch_csv(cfg->per_batch_csv, res, err) != 0)))
+        ran = -1;
+    if (ran == 0 && melon_outputs_commit(outputs, err) != 0) ran = -1;
+    if (ran == 0) return 0;
+    melon_outputs_name_in_message(outputs, err->msg, sizeof err->msg);
+    fprintf(stderr, "melon run: %s%s\n",
+            ran == MELON_NOT_APPLICABLE ? "not applicable: " : "error: ", err->msg);
+    return ran == MELON_NOT_APPLICABLE ? 3 : 1;
 }
 
 /* --resume FILE: the data and every setting of the run come from the
@@ -416,11 +445,21 @@ static int resume_run(run_args *a, const option_spec *specs, int argc,
     }
     melon_config *cfg = &a->cfg;
     cfg->progress = a->no_progress ? 0 : a->progress ? 1 : -1;
-    melon_run_result res;
+    melon_outputs outputs;
+    melon_outputs_init(&outputs);
     melon_err err = {{0}};
+    const char *checkpoint = a->resume;
+    if (reserve_outputs(cfg, &outputs, &err) != 0 ||
+        melon_outputs_refuse_inputs(&outputs, &checkpoint, 1, &err) != 0) {
+        fprintf(stderr, "melon run: %s\n", err.msg);
+        melon_outputs_abort(&outputs);
+        return 1;
+    }
+    melon_run_result res;
     int ran = melon_run_resume(a->resume, cfg, &res, &err);
-    int rc = report_run(cfg, specs, ran, &res, &err);
+    int rc = report_run(cfg, specs, ran, &res, &outputs, &err);
     melon_run_result_free(&res);
+    melon_outputs_abort(&outputs); /* none left once committed */
     return rc;
 }
 
@@ -457,11 +496,25 @@ int melon_cmd_run(int argc, char **argv) {
     }
     cfg->progress = a.no_progress ? 0 : a.progress ? 1 : -1;
     cfg->model_cfg.seed = cfg->seed;
-    rc = resolve_data(&a);
+    melon_outputs outputs;
+    melon_outputs_init(&outputs);
+    melon_err err = {{0}};
     char *name = NULL;
-    if (rc == 0 && !cfg->dataset_name)
-        cfg->dataset_name = name = melon_default_dataset_name(cfg->data_files[0]);
+    if (reserve_outputs(cfg, &outputs, &err) != 0) {
+        fprintf(stderr, "melon run: %s\n", err.msg);
+        rc = 1;
+        goto done;
+    }
+    rc = resolve_data(&a);
     if (rc != 0) goto done;
+    if (melon_outputs_refuse_inputs(&outputs, cfg->data_files, cfg->n_data_files,
+                                    &err) != 0) {
+        fprintf(stderr, "melon run: %s\n", err.msg);
+        rc = 1;
+        goto done;
+    }
+    if (!cfg->dataset_name)
+        cfg->dataset_name = name = melon_default_dataset_name(cfg->data_files[0]);
     if (a.check) {
         melon_write_run_settings(stdout, cfg);
         rc = fflush(stdout) == 0 ? 0 : 1;
@@ -469,7 +522,6 @@ int melon_cmd_run(int argc, char **argv) {
     }
 
     melon_run_result res;
-    melon_err err = {{0}};
     int ran, is_root = 1;
     if (a.distributed) {
 #ifdef MELON_HAVE_MPI
@@ -491,9 +543,10 @@ int melon_cmd_run(int argc, char **argv) {
         rc = ran == 0 ? 0 : 1;
         goto done;
     }
-    rc = report_run(cfg, specs, ran, &res, &err);
+    rc = report_run(cfg, specs, ran, &res, &outputs, &err);
     melon_run_result_free(&res);
 done:
+    melon_outputs_abort(&outputs); /* none left once committed */
     free(name);
     free(a.data_copy);
     return rc;

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "melon/float_mode.h"
+#include "melon/temp_files.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,8 @@ int main(int argc, char **argv) {
      * session and its server too; runs also set it in threads that exist */
     melon_float_mode process_mode;
     melon_float_mode_enter(&process_mode, 1);
+    /* an interrupted command leaves no temporary file */
+    melon_temp_files_on_signals();
     if (argc < 2) {
         print_usage(stderr);
         return 2;

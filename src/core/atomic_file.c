@@ -1,9 +1,9 @@
 #include "melon/atomic_file.h"
+#include "melon/temp_files.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 int melon_atomic_open(melon_atomic_file *af, const char *path, melon_err *err) {
@@ -11,18 +11,17 @@ int melon_atomic_open(melon_atomic_file *af, const char *path, melon_err *err) {
     if (strlen(path) >= sizeof af->path)
         return melon_fail(err, "%s: path too long", path);
     strcpy(af->path, path);
-    snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(af->tmp_path);
-    if (fd < 0)
-        return melon_fail(err, "%s: cannot create: %s", path, strerror(errno));
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask); /* mkstemp creates 0600; results are shared */
+    int fd = melon_temp_create(path, af->tmp_path, sizeof af->tmp_path, err);
+    if (fd < 0) {
+        af->tmp_path[0] = 0;
+        return -1;
+    }
     af->f = fdopen(fd, "w");
     if (!af->f) {
+        int e = errno;
         close(fd);
-        unlink(af->tmp_path);
-        return melon_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        melon_atomic_abort(af);
+        return melon_fail(err, "%s: cannot open: %s", path, strerror(e));
     }
     return 0;
 }
@@ -34,22 +33,21 @@ int melon_file_write_error(FILE *f) {
 }
 
 int melon_atomic_commit(melon_atomic_file *af, melon_err *err) {
-    int why = melon_file_write_error(af->f);
-    if (!why && fsync(fileno(af->f)) != 0) why = errno;
-    if (fclose(af->f) != 0 && !why) why = errno;
+    int e = melon_file_write_error(af->f);
+    if (!e && fsync(fileno(af->f)) != 0) e = errno;
+    if (fclose(af->f) != 0 && !e) e = errno;
     af->f = NULL;
-    if (why) {
-        unlink(af->tmp_path);
-        af->tmp_path[0] = 0;
-        return melon_fail(err, "%s: write failed: %s", af->path, strerror(why));
+    if (e) {
+        melon_atomic_abort(af);
+        return melon_fail(err, "%s: write failed: %s", af->path, strerror(e));
     }
     if (rename(af->tmp_path, af->path) != 0) {
-        int e = errno;
-        unlink(af->tmp_path);
-        af->tmp_path[0] = 0;
+        e = errno;
+        melon_atomic_abort(af);
         return melon_fail(err, "%s: cannot rename into place: %s", af->path,
                           strerror(e));
     }
+    melon_temp_forget(af->tmp_path);
     af->tmp_path[0] = 0;
     return 0;
 }
@@ -57,5 +55,9 @@ int melon_atomic_commit(melon_atomic_file *af, melon_err *err) {
 void melon_atomic_abort(melon_atomic_file *af) {
     if (af->f) fclose(af->f);
     af->f = NULL;
-    if (af->tmp_path[0]) unlink(af->tmp_path);
+    if (af->tmp_path[0]) {
+        unlink(af->tmp_path);
+        melon_temp_forget(af->tmp_path);
+    }
+    af->tmp_path[0] = 0;
 }

@@ -173,6 +173,14 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
         goto done;
     if (cfg->validation > 0.0 && use_validation_tail(cfg, &split, &view, err) != 0)
         goto done;
+    size_t n_online = split.n_batches - split.n_past;
+    if (cfg->melon.dump_lr_matrix && strncmp(cfg->strategy, "melon", 5) == 0 &&
+        (size_t)cfg->melon.dump_batch >= n_online) {
+        melon_fail(err, "--dump-batch %d: the stream has %zu online batches "
+                        "(0 to %zu)", cfg->melon.dump_batch, n_online,
+                   n_online - 1);
+        goto done;
+    }
     rc = session_create_config(&s, cfg, 1, err);
     if (rc != 0) goto done; /* -1, or MELON_NOT_APPLICABLE */
     rc = -1;

@@ -233,7 +233,7 @@ static void write_row_name(FILE *f, const melon_lr_dump *d, int row) {
         fprintf(f, "%d", row);
 }
 
-static void means_path(char *out, size_t size, const char *path) {
+void melon_lr_dump_means_path(char *out, size_t size, const char *path) {
     size_t len = strlen(path);
     if (len >= 4 && strcmp(path + len - 4, ".csv") == 0)
         snprintf(out, size, "%.*s-means.csv", (int)(len - 4), path);
@@ -373,7 +373,7 @@ int melon_lr_dump_close(melon_lr_dump *d, melon_err *err) {
     }
     int rc = -1;
     char means[4200];
-    means_path(means, sizeof means, d->path);
+    melon_lr_dump_means_path(means, sizeof means, d->path);
     melon_atomic_file matrix_file = {0}, means_file = {0};
     int32_t *order = melon_alloc((d->n_columns + 1) * sizeof *order, err);
     size_t *row_start =
