@@ -10,15 +10,7 @@ cd "$(dirname "$0")/.."
 melon=build/melon
 out=${MELON_DEMO_OUT:-demo-results}
 
-if ! "$melon" data path ml-100k >/dev/null 2>&1; then
-  if ! "$melon" data fetch ml-100k; then
-    # Offline: install from a local copy of the GroupLens file when one is
-    # beside the project (the checksum is verified the same way).
-    local_copy=../shared/data/ml-100k/u.data.gz
-    [ -f "$local_copy" ] || { echo "melon demo: cannot fetch ml-100k" >&2; exit 1; }
-    "$melon" data fetch ml-100k --from "$local_copy"
-  fi
-fi
+bash scripts/demo-data.sh "$melon"
 
 # Default twice: lazy Adam (melon's default) and dense Adam (the paper's)
 "$melon" bench --data ml-100k --models pop,bpr \
