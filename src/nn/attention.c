@@ -9,6 +9,25 @@ static float dot(const float *x, const float *y, int dim) {
     return s;
 }
 
+/* Neighbours whose dot products run side by side. */
+#define DOT_ROWS 8
+
+/* out[j] = x . rows[j] for j < m <= DOT_ROWS (rows dim apart), each sum
+ * taken in index order exactly as dot() takes it. The m sums advance
+ * together, so their additions overlap instead of each waiting on the
+ * one before (a single ordered sum is bound by the adder's latency). */
+static void dot_rows(const float *x, const float *rows, int m, int dim,
+                     float *out) {
+    float acc[DOT_ROWS] = {0.0f};
+    for (int c = 0; c < dim; c++) {
+        float xc = x[c];
+        for (int j = 0; j < m; j++) acc[j] += xc * rows[(size_t)j * dim + c];
+    }
+    for (int j = 0; j < m; j++) out[j] = acc[j];
+}
+
+static int rows_at(int n, int k0) { return n - k0 < DOT_ROWS ? n - k0 : DOT_ROWS; }
+
 void melon_attention_forward(int n, int dim, const float *nb,
                              const float *self, const float *a_nb,
                              const float *a_self, float slope,
@@ -18,8 +37,10 @@ void melon_attention_forward(int n, int dim, const float *nb,
     if (n == 0) return;
     float self_term = dot(a_self, self, dim);
     float max_logit = -INFINITY;
+    for (int k0 = 0; k0 < n; k0 += DOT_ROWS)
+        dot_rows(a_nb, nb + (size_t)k0 * dim, rows_at(n, k0), dim, cache->pi + k0);
     for (int k = 0; k < n; k++) {
-        float pi = dot(a_nb, nb + (size_t)k * dim, dim) + self_term;
+        float pi = cache->pi[k] + self_term;
         cache->pi[k] = pi;
         float logit = pi > 0.0f ? pi : slope * pi;
         cache->alpha[k] = logit;
@@ -46,16 +67,27 @@ void melon_attention_backward(int n, int dim, const float *nb,
                               const float *dmu, float *da_nb,
                               float *da_self) {
     if (n == 0) return;
+    /* t_k = e_k . dmu, a block of neighbours at a time (computed in both
+     * passes rather than stored: n has no bound here) */
+    float t[DOT_ROWS];
     float mu_dot = 0.0f;
-    for (int k = 0; k < n; k++)
-        mu_dot += cache->alpha[k] * dot(nb + (size_t)k * dim, dmu, dim);
+    for (int k0 = 0; k0 < n; k0 += DOT_ROWS) {
+        int m = rows_at(n, k0);
+        dot_rows(dmu, nb + (size_t)k0 * dim, m, dim, t);
+        for (int j = 0; j < m; j++) mu_dot += cache->alpha[k0 + j] * t[j];
+    }
     float self_total = 0.0f;
-    for (int k = 0; k < n; k++) {
-        const float *e = nb + (size_t)k * dim;
-        float dlambda = cache->alpha[k] * (dot(e, dmu, dim) - mu_dot);
-        float dpi = dlambda * (cache->pi[k] > 0.0f ? 1.0f : slope);
-        for (int c = 0; c < dim; c++) da_nb[c] += dpi * e[c];
-        self_total += dpi;
+    for (int k0 = 0; k0 < n; k0 += DOT_ROWS) {
+        int m = rows_at(n, k0);
+        dot_rows(dmu, nb + (size_t)k0 * dim, m, dim, t);
+        for (int j = 0; j < m; j++) {
+            int k = k0 + j;
+            const float *e = nb + (size_t)k * dim;
+            float dlambda = cache->alpha[k] * (t[j] - mu_dot);
+            float dpi = dlambda * (cache->pi[k] > 0.0f ? 1.0f : slope);
+            for (int c = 0; c < dim; c++) da_nb[c] += dpi * e[c];
+            self_total += dpi;
+        }
     }
     for (int c = 0; c < dim; c++) da_self[c] += self_total * self[c];
 }
