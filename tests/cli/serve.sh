@@ -264,7 +264,9 @@ for range in "0 700" "700 650" "1350 650"; do
     --from "$1" --count "$2" >/dev/null
   [ "$1" = 1350 ] || { kill -9 "$pid"; wait "$pid" 2>/dev/null; start part --state-dir "$tmp/part" "${common[@]}"; }
 done
-check "the SIGKILLed server replayed its log" grep -q "replayed" "$tmp/part.err"
+# (whether any log is left to replay depends on how far the applier got
+# before the kill: a checkpoint may already cover every record)
+check "the SIGKILLed server recovered its state" grep -q "recovering the state" "$tmp/part.err"
 sleep 1
 part_port=$port
 for m in melon_events_applied melon_batches_total melon_events_evaluated_total melon_hr10 \
