@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MELON_VERSION "0.1.0"
 
 static void print_usage(FILE *out) {
     fputs("usage: melon <command> [options]\n\n"

@@ -1,12 +1,12 @@
 /* The prequential runner (protocol.md sections 2, 4 and 5). */
-#include "melon/runner.h"
+#include "eval/runner.h"
 #include "melon/stats.h"
 
 #include "melon/evaluate.h"
 #include "melon/history.h"
 #include "melon/model.h"
 #include "melon/negatives.h"
-#include "melon/strategy.h"
+#include "update/strategy.h"
 #include "melon/atomic_file.h"
 #include "progress.h"
 
@@ -48,11 +48,11 @@ static void run_state_free(run_state *rs) {
  * the online stream. Batch boundaries are unchanged. */
 static int use_validation_tail(run_state *rs, melon_err *err) {
     size_t n_past = rs->split.n_past;
-    size_t n_val = (size_t)ceil(rs->cfg->validation * (double)n_past);
+    size_t n_val = (size_t)ceil(rs->cfg->run.validation * (double)n_past);
     if (n_val < 1 || n_val >= n_past)
         return melon_fail(err, "validation share %g of %zu past batches leaves "
                                "no batch to pre-train on or to validate",
-                          rs->cfg->validation, n_past);
+                          rs->cfg->run.validation, n_past);
     rs->past_view = *rs->stream;
     rs->past_view.n = melon_batch_begin(&rs->split, n_past);
     rs->stream = &rs->past_view;
@@ -66,28 +66,34 @@ static int run_state_init(run_state *rs, const melon_config *cfg,
     memset(rs, 0, sizeof *rs);
     rs->cfg = cfg;
     rs->stream = stream;
-    size_t bs = (size_t)cfg->batch_size;
-    if (melon_split_make(&rs->split, stream->n, cfg->batch_size,
-                         cfg->train_ratio, err) != 0)
+    size_t bs = (size_t)cfg->run.batch_size;
+    if (melon_split_make(&rs->split, stream->n, cfg->run.batch_size,
+                         cfg->run.train_ratio, err) != 0)
         return -1;
-    if (cfg->validation > 0.0 && use_validation_tail(rs, err) != 0) return -1;
+    if (cfg->run.validation > 0.0 && use_validation_tail(rs, err) != 0) return -1;
     stream = rs->stream;
     if (melon_pair_index_build(&rs->pairs, stream, err) != 0) return -1;
     if (melon_history_init(&rs->history, stream->n_users, stream->n_items,
                            err) != 0)
         return -1;
-    /* Meta-learned strategies score support sets of up to 2n triples. */
-    if (melon_model_create(&rs->model, cfg->model, stream->n_users,
-                           stream->n_items, &cfg->model_cfg,
-                           2 * cfg->batch_size, err) != 0)
+    /* sized for the triples the strategy scores per batch (meta-learned
+     * strategies score support sets too) */
+    const melon_strategy_entry *entry = melon_strategy_find(cfg->run.strategy);
+    if (!entry)
+        return melon_fail(err, "unknown strategy '%s'", cfg->run.strategy);
+    melon_model_config model_cfg = cfg->model;
+    model_cfg.seed = cfg->run.seed; /* the model's init follows the run's seed */
+    if (melon_model_create(&rs->model, cfg->model.name, stream->n_users,
+                           stream->n_items, &model_cfg,
+                           entry->support_factor * cfg->run.batch_size, err) != 0)
         return -1;
-    int created = melon_strategy_create(&rs->strategy, cfg->strategy,
-                                        &rs->model, cfg, err);
+    int created = melon_config_create_strategy(&rs->strategy, cfg->run.strategy,
+                                               &rs->model, cfg, err);
     if (created != 0) return created; /* -1, or MELON_NOT_APPLICABLE */
-    melon_rng_seed_stream(&rs->train_rng, cfg->seed, 1);
+    melon_rng_seed_stream(&rs->train_rng, cfg->run.seed, 1);
     rs->triples = melon_alloc(bs * sizeof *rs->triples, err);
     if (!rs->triples) return -1;
-    return melon_evaluator_init(&rs->evaluator, cfg->negatives, bs,
+    return melon_evaluator_init(&rs->evaluator, cfg->run.negatives, bs,
                                 stream->n_users, stream->n_items, err);
 }
 
@@ -116,7 +122,6 @@ static void context_for(run_state *rs, melon_context *ctx, melon_phase phase,
     ctx->history = &rs->history;
     ctx->pairs = &rs->pairs;
     ctx->rng = &rs->train_rng;
-    ctx->config = rs->cfg;
     ctx->phase = phase;
     ctx->batch = batch;
     ctx->begin = melon_batch_begin(&rs->split, batch);
@@ -130,8 +135,8 @@ static int pretrain(run_state *rs, melon_run_result *res, melon_progress *pg,
     if (!order) return -1;
     for (size_t b = 0; b < n_past; b++) order[b] = (int32_t)b;
     melon_rng order_rng;
-    melon_rng_seed_stream(&order_rng, rs->cfg->seed, 2);
-    for (int epoch = 0; epoch < rs->cfg->epochs; epoch++) {
+    melon_rng_seed_stream(&order_rng, rs->cfg->run.seed, 2);
+    for (int epoch = 0; epoch < rs->cfg->run.epochs; epoch++) {
         melon_rng_shuffle_i32(&order_rng, order, n_past);
         double loss_sum = 0.0;
         for (size_t k = 0; k < n_past; k++) {
@@ -164,7 +169,7 @@ static int evaluate_batch(run_state *rs, size_t batch, size_t begin,
                           melon_run_result *res, melon_err *err) {
     melon_evaluator *ev = &rs->evaluator;
     if (melon_evaluate_batch(ev, &rs->model, rs->stream, &rs->pairs,
-                             &rs->history, rs->cfg->seed, batch, begin, end,
+                             &rs->history, rs->cfg->run.seed, batch, begin, end,
                              err) != 0)
         return -1;
     melon_metric_sums_clear(sums);
@@ -245,7 +250,7 @@ static int allocate_result(melon_run_result *res, const run_state *rs,
     res->n_interactions = rs->stream->n;
     res->n_batches = rs->split.n_batches;
     res->n_test_batches = rs->split.n_batches - rs->split.n_past;
-    res->epochs = rs->cfg->epochs;
+    res->epochs = rs->cfg->run.epochs;
     size_t n = res->n_test_batches;
     res->per_batch = melon_calloc(n, sizeof *res->per_batch, err);
     res->update_seconds = melon_calloc(n, sizeof(double), err);
@@ -269,7 +274,7 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     double load_s = res->load_s;
     memset(res, 0, sizeof *res);
     res->load_s = load_s;
-    set_threads(cfg->threads);
+    set_threads(cfg->run.threads);
     run_state rs;
     int rc = -1;
     melon_progress pg;
@@ -279,9 +284,9 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
         goto done;
     }
     if (allocate_result(res, &rs, err) != 0) goto done;
-    melon_progress_init(&pg, cfg->progress, cfg->epochs);
-    if (cfg->ranks_csv) {
-        if (melon_atomic_open(&rs.ranks, cfg->ranks_csv, err) != 0) goto done;
+    melon_progress_init(&pg, cfg->run.progress, cfg->run.epochs);
+    if (cfg->run.ranks_csv) {
+        if (melon_atomic_open(&rs.ranks, cfg->run.ranks_csv, err) != 0) goto done;
         fputs("batch,user,item,rank,user_interactions_before,repeat,"
               "negatives\n", rs.ranks.f);
     }
@@ -302,11 +307,11 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     /* a model without parameters (popularity) has no loss to descend */
     if (melon_model_has_parameters(&rs.model))
         melon_losses_diverged(res->pretrain_loss, res->epochs, res->train_loss,
-                              res->n_test_batches, cfg->strategy, res->warning,
+                              res->n_test_batches, cfg->run.strategy, res->warning,
                               sizeof res->warning);
     if (rs.ranks.f && melon_atomic_commit(&rs.ranks, err) != 0) goto done;
-    if (cfg->save_model && melon_model_has_parameters(&rs.model) &&
-        melon_model_save(&rs.model, cfg->save_model, err) != 0)
+    if (cfg->run.save_model && melon_model_has_parameters(&rs.model) &&
+        melon_model_save(&rs.model, cfg->run.save_model, err) != 0)
         goto done;
     rc = 0;
 done:
@@ -320,8 +325,12 @@ int melon_run(const melon_config *cfg, melon_run_result *res, melon_err *err) {
     melon_stream stream;
     double t0 = melon_now();
     memset(res, 0, sizeof *res);
-    if (melon_stream_load(&stream, cfg->data_files, cfg->n_data_files,
-                          &cfg->load, err) != 0)
+    char buf[16384];
+    const char *paths[MELON_MAX_FILES];
+    int n_paths = melon_data_split_files(cfg->data.files, buf, sizeof buf,
+                                         paths, err);
+    if (n_paths < 0 ||
+        melon_stream_load(&stream, paths, n_paths, &cfg->data.load, err) != 0)
         return -1;
     res->load_s = melon_now() - t0;
     int rc = melon_run_stream(cfg, &stream, res, err);

@@ -4,7 +4,7 @@
 #ifndef MELON_RUNNER_H
 #define MELON_RUNNER_H
 
-#include "melon/config.h"
+#include "eval/config.h"
 #include "melon/metrics.h"
 #include "melon/stream.h"
 
