@@ -15,17 +15,6 @@
 #define N_ITEMS 300
 #define N_EVENTS 2000
 
-/* 100 users with a popularity skew (as test_runner's random stream). */
-static void make_stream(int64_t *users, int64_t *items) {
-    melon_rng rng;
-    melon_rng_seed(&rng, 99);
-    for (int t = 0; t < N_EVENTS; t++) {
-        int user = (int)melon_rng_below(&rng, 100);
-        users[t] = user;
-        items[t] = (user * 3 + (int)melon_rng_below(&rng, 40)) % N_ITEMS;
-    }
-}
-
 static melon_session *create(const char *model, const char *strategy) {
     char m[64], s[64];
     snprintf(m, sizeof m, "model=%s", model);
@@ -141,7 +130,7 @@ static void test_stream_and_recommend(void **state) {
     (void)state;
     int64_t *users = malloc(N_EVENTS * sizeof *users);
     int64_t *items = malloc(N_EVENTS * sizeof *items);
-    make_stream(users, items);
+    test_session_stream(users, items, N_EVENTS, N_ITEMS);
     melon_session *s = create("bpr", "default");
     declare_catalogue(s);
     melon_err err;
@@ -255,7 +244,7 @@ static void test_live_matches_run(void **state) {
     (void)state;
     int64_t *users = malloc(N_EVENTS * sizeof *users);
     int64_t *items = malloc(N_EVENTS * sizeof *items);
-    make_stream(users, items);
+    test_session_stream(users, items, N_EVENTS, N_ITEMS);
     const char *path = test_tmp_path("session_stream.tsv");
     FILE *f = fopen(path, "w");
     for (int t = 0; t < N_EVENTS; t++)
@@ -311,7 +300,7 @@ static void test_live_matches_run(void **state) {
 static void resume_matches(const char *model, const char *strategy) {
     int64_t *users = malloc(N_EVENTS * sizeof *users);
     int64_t *items = malloc(N_EVENTS * sizeof *items);
-    make_stream(users, items);
+    test_session_stream(users, items, N_EVENTS, N_ITEMS);
     melon_session *a = create(model, strategy), *b = create(model, strategy);
     declare_catalogue(a);
     declare_catalogue(b);

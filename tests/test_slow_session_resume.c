@@ -12,17 +12,6 @@
 #define N_ITEMS 300
 #define N_EVENTS 2000
 
-/* 100 users with a popularity skew (as test_session's stream). */
-static void make_stream(int64_t *users, int64_t *items) {
-    melon_rng rng;
-    melon_rng_seed(&rng, 99);
-    for (int t = 0; t < N_EVENTS; t++) {
-        int user = (int)melon_rng_below(&rng, 100);
-        users[t] = user;
-        items[t] = (user * 3 + (int)melon_rng_below(&rng, 40)) % N_ITEMS;
-    }
-}
-
 /* melon run with checkpoints, resumed from its last one (mid-stream):
  * every strategy on both models gives the uninterrupted run's per-batch
  * metrics and losses. */
@@ -30,7 +19,7 @@ static void test_run_resume_every_strategy(void **state) {
     (void)state;
     int64_t *users = malloc(N_EVENTS * sizeof *users);
     int64_t *items = malloc(N_EVENTS * sizeof *items);
-    make_stream(users, items);
+    test_session_stream(users, items, N_EVENTS, N_ITEMS);
     const char *path = test_tmp_path("resume_stream.tsv");
     FILE *f = fopen(path, "w");
     for (int t = 0; t < N_EVENTS; t++)

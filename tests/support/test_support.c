@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "melon/common.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,4 +122,14 @@ int test_run_melon(const char *args, char **out, char **errout) {
     if (errout) *errout = test_read_file(e);
     if (status == -1 || !WIFEXITED(status)) return -1;
     return WEXITSTATUS(status);
+}
+
+void test_session_stream(int64_t *users, int64_t *items, int n, int n_items) {
+    melon_rng rng;
+    melon_rng_seed(&rng, 99);
+    for (int t = 0; t < n; t++) {
+        int user = (int)melon_rng_below(&rng, 100);
+        users[t] = user;
+        items[t] = (user * 3 + (int)melon_rng_below(&rng, 40)) % n_items;
+    }
 }

@@ -37,4 +37,9 @@ char *test_read_file(const char *path);
  * capturing stdout and stderr; returns the exit status (or -1). */
 int test_run_melon(const char *args, char **out, char **errout);
 
+/* The live-session tests' event stream: n events of 100 users with a
+ * popularity skew over n_items items (user u takes items 3u .. 3u + 39,
+ * modulo n_items), from a fixed seed. */
+void test_session_stream(int64_t *users, int64_t *items, int n, int n_items);
+
 #endif
