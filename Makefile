@@ -1,11 +1,13 @@
-# Thin front over CMake. `make` builds build/melon; `make test` runs every
+# Thin front over CMake. `make` builds build/melon and the library; `make
+# install PREFIX=DIR` installs them; `make test` runs every
 # test (short fuzzing runs of the stream loader and the request parser, the AddressSanitizer +
 # UndefinedBehaviorSanitizer build, then the release build); `make demo`
 # runs the main job.
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
 
-.PHONY: all deps build python test test-release test-sanitize test-fuzz demo bench clean
+.PHONY: all deps build install python test test-release test-sanitize test-fuzz demo bench clean
 
 all: build
 
@@ -15,6 +17,11 @@ deps:
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
+
+# The command, libmelon.so, libmelon.a, include/melon/melon.h and melon.pc
+# under PREFIX (docs/library.md).
+install: build
+	@cmake --install build --prefix "$(PREFIX)"
 
 # `import melon` for /usr/bin/python3: builds build/libmelon.so and puts
 # this checkout's python/ on the user's path (a .pth file in the user site).

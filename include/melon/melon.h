@@ -40,6 +40,11 @@
 extern "C" {
 #endif
 
+/* libmelon exports exactly the functions declared here. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define MELON_VERSION "0.1.0"
 
 #ifndef MELON_ERR_DEFINED
@@ -244,6 +249,10 @@ int melon_open(melon_session **out, const char *path, melon_err *err);
  * must have the same model and strategy. A truncated, corrupted,
  * wrong-version or foreign file fails and leaves s as it was. */
 int melon_load(melon_session *s, const char *path, melon_err *err);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
