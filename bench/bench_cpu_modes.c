@@ -13,7 +13,7 @@
  * runs, 2 threads) */
 #include "melon/blas_kernels.h"
 #include "melon/metrics.h"
-#include "melon/runner.h"
+#include "eval/runner.h"
 #include "melon/stats.h"
 
 #include "bench_stream.h"
@@ -57,13 +57,13 @@ int main(int argc, char **argv) {
         return 1;
     printf("%s: %zu interactions, batch %d, d %d, 1 pre-training epoch, %d threads, "
            "%d runs; kernels for this CPU: %s\n",
-           path, stream.n, cfg.batch_size, cfg.model_cfg.dim, threads, runs, cpu);
+           path, stream.n, cfg.run.batch_size, cfg.model.dim, threads, runs, cpu);
     const struct {
         const char *model, *strategy;
     } work[] = {{"ncf", "default"}, {"bpr", "melon"}, {"ncf", "melon"}};
     for (size_t w = 0; w < sizeof work / sizeof work[0]; w++) {
-        cfg.model = work[w].model;
-        cfg.strategy = work[w].strategy;
+        cfg.model.name = work[w].model;
+        cfg.run.strategy = work[w].strategy;
         double medians[N_MODES][MAX_RUNS], hr10[N_MODES];
         for (int r = 0; r < runs; r++)
             for (int m = 0; m < N_MODES; m++) {
@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "bench_cpu_modes: %s\n", err.msg);
                     return 1;
                 }
-                cfg.ieee_subnormals = !modes[m].flush;
+                cfg.run.ieee_subnormals = !modes[m].flush;
                 melon_run_result res;
                 if (melon_run_stream(&cfg, &stream, &res, &err) != 0) {
                     fprintf(stderr, "bench_cpu_modes: %s\n", err.msg);

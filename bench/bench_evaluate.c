@@ -17,7 +17,6 @@
 #include <omp.h>
 #include <string.h>
 
-#define MAX_FILES 8
 
 typedef struct {
     const melon_stream *stream;
@@ -95,21 +94,21 @@ static int bench_model(const bench_data *d, const char *name, int rounds) {
 }
 
 int main(int argc, char **argv) {
-    char *files = strdup(bench_data_path(argc > 1 ? argv[1] : NULL));
+    const char *files = bench_data_path(argc > 1 ? argv[1] : NULL);
     int rounds = argc > 2 ? atoi(argv[2]) : 5;
     long batches = argc > 3 ? atol(argv[3]) : 20;
     if (rounds < 1) rounds = 1;
     if (batches < 1) batches = 1;
-    melon_config cfg;
-    melon_config_default(&cfg);
-    cfg.n_data_files = 0;
-    for (char *save = NULL, *tok = strtok_r(files, ",", &save);
-         tok && cfg.n_data_files < MAX_FILES; tok = strtok_r(NULL, ",", &save))
-        cfg.data_files[cfg.n_data_files++] = tok;
+    melon_data_config data;
+    melon_data_config_default(&data);
+    data.files = files;
+    char buf[16384];
+    const char *paths[MELON_MAX_FILES];
     melon_stream stream;
     melon_err err = {{0}};
-    if (melon_stream_load(&stream, cfg.data_files, cfg.n_data_files, &cfg.load,
-                          &err) != 0) {
+    int n_paths = melon_data_split_files(data.files, buf, sizeof buf, paths, &err);
+    if (n_paths < 0 ||
+        melon_stream_load(&stream, paths, n_paths, &data.load, &err) != 0) {
         fprintf(stderr, "bench_evaluate: %s\n", err.msg);
         return 1;
     }
@@ -124,7 +123,7 @@ int main(int argc, char **argv) {
     printf("bench_evaluate: %s: %d users, %d items; the first %zu online "
            "batches of 256; %d threads; median over batches, then over %d "
            "rounds\n",
-           cfg.data_files[0], stream.n_users, stream.n_items, d.n_test,
+           paths[0], stream.n_users, stream.n_items, d.n_test,
            omp_get_max_threads(), rounds);
     char *models = strdup(argc > 4 ? argv[4] : "bpr,ncf");
     int rc = 0;
@@ -134,6 +133,5 @@ int main(int argc, char **argv) {
     free(models);
     melon_pair_index_free(&d.pairs);
     melon_stream_free(&stream);
-    free(files);
     return rc ? 1 : 0;
 }

@@ -13,7 +13,7 @@
  * fixed widths) when this build has it. */
 #include "melon/metrics.h"
 #include "melon/stats.h"
-#include "melon/runner.h"
+#include "eval/runner.h"
 
 #include "bench_stream.h"
 
@@ -80,14 +80,14 @@ static int run_in_child(const melon_config *cfg, const melon_stream *s,
  * error when a run fails. */
 static run_figures bench_setting(melon_config cfg, const melon_stream *s,
                                  const setting *st, int runs) {
-    cfg.strategy = st->strategy;
-    cfg.melon.variant = st->variant;
-    if (st->role_width > 0) cfg.melon.role_width = st->role_width;
+    cfg.run.strategy = st->strategy;
+    cfg.strategy.melon.variant = st->variant;
+    if (st->role_width > 0) cfg.strategy.melon.role_width = st->role_width;
     double med[MAX_RUNS], mean[MAX_RUNS], peak[MAX_RUNS], hr[MAX_RUNS];
     run_figures out = {0};
     for (int r = 0; r < runs; r++) {
-        cfg.seed = (uint64_t)r + 1;
-        cfg.model_cfg.seed = cfg.seed;
+        cfg.run.seed = (uint64_t)r + 1;
+        cfg.model.seed = cfg.run.seed;
         run_figures f;
         if (run_in_child(&cfg, s, &f) != 0 || !f.ok) {
             snprintf(out.error, sizeof out.error, "%s",
@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
     printf("MeLON per online batch (meta step + update), %s: %zu interactions, "
            "batch %d, d %d, %d threads, %d runs (median), %d pre-training "
            "epoch(s); load average %.2f at start\n",
-           path, stream.n, cfg.batch_size, cfg.model_cfg.dim, threads, runs,
+           path, stream.n, cfg.run.batch_size, cfg.model.dim, threads, runs,
            epochs, load_average());
     printf("%-5s %-24s %6s %12s %12s %10s %9s %8s\n", "model", "strategy",
            "width", "median ms", "mean ms", "x default", "peak MB", "HR@10");
@@ -164,7 +164,7 @@ int main(int argc, char **argv) {
         size_t len = strcspn(m, ",");
         snprintf(model, sizeof model, "%.*s", (int)len, m);
         m += len + (m[len] == ',');
-        cfg.model = model;
+        cfg.model.name = model;
         setting base = {"default", MELON_VARIANT_PAPER, 0};
         run_figures def = bench_setting(cfg, &stream, &base, runs);
         if (!def.ok) {

@@ -11,9 +11,9 @@
  * usage: bench_strategies [FILE] [RUNS] [NAME,NAME,...]
  *   FILE: ("" for the default) ml-100k from the shared data folder or $MELON_BENCH_DATA;
  *   RUNS: default 5; names: default every strategy (Default always runs). */
-#include "melon/runner.h"
+#include "eval/runner.h"
 #include "melon/stats.h"
-#include "melon/strategy.h"
+#include "update/strategy.h"
 
 #include "bench_stream.h"
 #include "strategy_floors.h"
@@ -41,8 +41,8 @@ static double time_strategy(melon_config *cfg, const melon_stream *stream,
     double medians[MAX_RUNS], means[MAX_RUNS];
     for (int r = 0; r < runs; r++) {
         melon_run_result res;
-        cfg->seed = (uint64_t)r + 1;
-        cfg->model_cfg.seed = cfg->seed;
+        cfg->run.seed = (uint64_t)r + 1;
+        cfg->model.seed = cfg->run.seed;
         int rc = melon_run_stream(cfg, stream, &res, err);
         if (rc != 0) return rc == MELON_NOT_APPLICABLE ? -2.0 : -1.0;
         medians[r] = 1e3 * res.update_median_s;
@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
     printf("Update time per online batch (meta step + update), %s: %zu "
            "interactions, batch %d, d %d, %d threads, 1 pre-training epoch, "
            "median over %d runs of each run's median (mean in brackets)\n\n",
-           path, stream.n, cfg.batch_size, cfg.model_cfg.dim, cfg.threads,
+           path, stream.n, cfg.run.batch_size, cfg.model.dim, cfg.run.threads,
            runs);
     printf("%-12s %24s %8s   %24s %8s\n", "strategy", "BPR-MF ms", "ratio",
            "NCF ms", "ratio");
@@ -79,8 +79,8 @@ int main(int argc, char **argv) {
         char cell[2][80], note[2][MELON_ERR_MSG + 16];
         note[0][0] = note[1][0] = 0;
         for (int mdl = 0; mdl < 2; mdl++) {
-            cfg.model = models[mdl];
-            cfg.strategy = name;
+            cfg.model.name = models[mdl];
+            cfg.run.strategy = name;
             double mean_ms = 0.0;
             err.msg[0] = 0;
             double ms = time_strategy(&cfg, &stream, runs, &mean_ms, &err);

@@ -5,7 +5,7 @@
 #ifndef MELON_BENCH_STREAM_H
 #define MELON_BENCH_STREAM_H
 
-#include "melon/config.h"
+#include "eval/config.h"
 #include "melon/stream.h"
 
 #include <stdio.h>
@@ -22,15 +22,14 @@ static inline int bench_open_stream(melon_config *cfg, const char *path,
                                     int epochs, int threads,
                                     melon_stream *stream, const char *program) {
     melon_config_default(cfg);
-    cfg->data_files[0] = path;
-    cfg->n_data_files = 1;
-    cfg->dataset_name = "bench";
-    cfg->epochs = epochs;
-    cfg->threads = threads;
-    cfg->progress = 0;
-    cfg->quiet = 1;
+    cfg->data.files = path;
+    cfg->data.name = "bench";
+    cfg->run.epochs = epochs;
+    cfg->run.threads = threads;
+    cfg->run.progress = 0;
+    cfg->run.quiet = 1;
     melon_err err = {{0}};
-    if (melon_stream_load(stream, cfg->data_files, 1, &cfg->load, &err) != 0) {
+    if (melon_stream_load(stream, &path, 1, &cfg->data.load, &err) != 0) {
         fprintf(stderr, "%s: %s\n", program, err.msg);
         return -1;
     }

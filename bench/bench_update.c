@@ -5,7 +5,7 @@
  *
  * usage: bench_update [FILE] [RUNS]   (default: ml-100k from the shared data
  * folder or $MELON_BENCH_DATA; 5 runs) */
-#include "melon/runner.h"
+#include "eval/runner.h"
 #include "melon/stats.h"
 
 #include "bench_stream.h"
@@ -24,17 +24,17 @@ int main(int argc, char **argv) {
     melon_err err = {{0}};
     printf("Default fine-tuning, %s: %zu interactions, batch %d, d %d, %d runs, "
            "1 pre-training epoch, threads %s\n",
-           path, stream.n, cfg.batch_size, cfg.model_cfg.dim, runs,
+           path, stream.n, cfg.run.batch_size, cfg.model.dim, runs,
            getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "all");
     const char *models[] = {"bpr", "ncf"};
     double bpr_ms = 0.0;
     for (int k = 0; k < 2; k++) {
-        cfg.model = models[k];
+        cfg.model.name = models[k];
         double means[100], medians[100], p90s[100];
         for (int r = 0; r < runs; r++) {
             melon_run_result res;
-            cfg.seed = (uint64_t)r + 1;
-            cfg.model_cfg.seed = cfg.seed;
+            cfg.run.seed = (uint64_t)r + 1;
+            cfg.model.seed = cfg.run.seed;
             if (melon_run_stream(&cfg, &stream, &res, &err) != 0) {
                 fprintf(stderr, "bench_update: %s\n", err.msg);
                 return 1;
@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
                "(medians over runs); %.0f triples/s; %.1fx BPR-MF\n",
                models[k], mean_ms, melon_median(medians, (size_t)runs),
                melon_median(p90s, (size_t)runs),
-               cfg.batch_size / (mean_ms * 1e-3), mean_ms / bpr_ms);
+               cfg.run.batch_size / (mean_ms * 1e-3), mean_ms / bpr_ms);
     }
     melon_stream_free(&stream);
     return 0;

@@ -48,7 +48,7 @@ static int find_tensor(const melon_model *m, const char *name) {
 static void index_tower(const melon_model *m, tower_index *t) {
     static const char *const names[] = {"mlp_w1", "mlp_w2", "mlp_w3", "mlp_w4",
                                         "mlp_w5", "mlp_w6", "mlp_w7", "mlp_w8"};
-    t->n_layers = m->cfg.n_layers;
+    t->n_layers = m->cfg.layers.n;
     for (int l = 1; l <= t->n_layers; l++) t->w[l] = find_tensor(m, names[l - 1]);
     t->out = find_tensor(m, "out_w");
     t->gmf[0] = find_tensor(m, "user_gmf");
@@ -213,8 +213,8 @@ int main(int argc, char **argv) {
     melon_grads g;
     melon_sparse_grad sg;
     melon_optimizer opt;
-    int bs = cfg.batch_size;
-    if (melon_split_make(&split, stream.n, bs, cfg.train_ratio, &err) != 0 ||
+    int bs = cfg.run.batch_size;
+    if (melon_split_make(&split, stream.n, bs, cfg.run.train_ratio, &err) != 0 ||
         melon_pair_index_build(&pairs, &stream, &err) != 0 ||
         melon_model_create(&m, "ncf", stream.n_users, stream.n_items, &mcfg,
                            2 * bs, &err) != 0 ||

@@ -24,7 +24,7 @@
 #ifndef MELON_BENCH_STRATEGY_FLOORS_H
 #define MELON_BENCH_STRATEGY_FLOORS_H
 
-#include "melon/config.h"
+#include "eval/config.h"
 #include "melon/negatives.h"
 #include "melon/nn.h"
 #include "melon/stats.h"
@@ -57,7 +57,7 @@ static int floor_count_rows(const melon_config *cfg, const melon_stream *s,
                             floor_rows *out, melon_err *err) {
     melon_split split;
     melon_pair_index pairs;
-    if (melon_split_make(&split, s->n, cfg->batch_size, cfg->train_ratio, err) != 0 ||
+    if (melon_split_make(&split, s->n, cfg->run.batch_size, cfg->run.train_ratio, err) != 0 ||
         melon_pair_index_build(&pairs, s, err) != 0)
         return -1;
     int32_t n_rows[2] = {s->n_users, s->n_items};
@@ -73,7 +73,7 @@ static int floor_count_rows(const melon_config *cfg, const melon_stream *s,
             for (int32_t r = 0; r < n_rows[side]; r++) last[side][r] = -2;
     }
     melon_rng rng;
-    melon_rng_seed(&rng, cfg->seed);
+    melon_rng_seed(&rng, cfg->run.seed);
     double before[2] = {0.0, 0.0};
     for (size_t b = split.n_past - 1; ok && b < split.n_batches; b++) {
         size_t begin = melon_batch_begin(&split, b), end = melon_batch_end(&split, s->n, b);
@@ -217,7 +217,7 @@ static int print_strategy_floors(const melon_config *cfg, const melon_stream *s,
                                  double sml_ms, melon_err *err) {
     floor_rows r;
     if (floor_count_rows(cfg, s, &r, err) != 0) return -1;
-    int d = cfg->model_cfg.dim, h = cfg->sml.hidden, H = cfg->s2meta.hidden;
+    int d = cfg->model.dim, h = cfg->strategy.sml.hidden, H = cfg->strategy.s2meta.hidden;
     double most = 0.0; /* the longest pass of either side */
     for (int side = 0; side < 2; side++)
         most = fmax(most, fmax(r.rows[side], r.previous[side]));

@@ -8,7 +8,7 @@
 #include "test_support.h"
 
 #include "update/melon_paper/melon_paper.h"
-#include "melon/config.h"
+#include "eval/config.h"
 #include "melon/history.h"
 #include "melon/negatives.h"
 
@@ -89,9 +89,9 @@ static inline void fixture_init(paper_fixture *f, const fixture_options *o) {
     assert_int_equal(melon_pair_index_build(&f->pairs, s, &err), 0);
 
     melon_config_default(&f->cfg);
-    f->cfg.batch_size = FIX_BATCH;
-    f->cfg.seed = 11;
-    melon_melon_config *mc = &f->cfg.melon;
+    f->cfg.run.batch_size = FIX_BATCH;
+    f->cfg.run.seed = 11;
+    melon_melon_config *mc = &f->cfg.strategy.melon;
     mc->role_width = o->role_width;
     mc->role_layers = o->role_layers;
     mc->interaction_width = o->h_width;
@@ -108,16 +108,16 @@ static inline void fixture_init(paper_fixture *f, const fixture_options *o) {
     melon_model_config mcfg;
     melon_model_config_default(&mcfg);
     mcfg.dim = 3;
-    mcfg.n_layers = 2;
-    mcfg.layers[0] = 4;
-    mcfg.layers[1] = 3;
+    mcfg.layers.n = 2;
+    mcfg.layers.w[0] = 4;
+    mcfg.layers.w[1] = 3;
     mcfg.init_std = o->model_std;
     mcfg.seed = 5;
-    f->cfg.model_cfg = mcfg;
+    f->cfg.model = mcfg;
     if (melon_model_create(&f->model, o->model, FIX_USERS, FIX_ITEMS, &mcfg,
                            2 * FIX_BATCH, &err) != 0)
         fail_msg("%s", err.msg);
-    if (melon_strategy_create(&f->strategy, o->strategy, &f->model, &f->cfg,
+    if (melon_config_create_strategy(&f->strategy, o->strategy, &f->model, &f->cfg,
                               &err) != 0)
         fail_msg("%s", err.msg);
     melon_rng_seed(&f->rng, 3);
@@ -127,7 +127,6 @@ static inline void fixture_init(paper_fixture *f, const fixture_options *o) {
     ctx->history = &f->history;
     ctx->pairs = &f->pairs;
     ctx->rng = &f->rng;
-    ctx->config = &f->cfg;
     ctx->phase = MELON_PHASE_ONLINE;
     ctx->batch = 4;
     ctx->begin = FIX_PAST;

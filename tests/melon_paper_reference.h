@@ -51,7 +51,7 @@ static inline double ref_score(const ref_paper *ref, const double *theta, int32_
         return s;
     }
     /* user_gmf, item_gmf, user_mlp, item_mlp, mlp_w1..L, out_w, biases */
-    int L = m->cfg.n_layers;
+    int L = m->cfg.layers.n;
     double h[REF_MAX_D], next[REF_MAX_D];
     for (int k = 0; k < d; k++) {
         h[k] = theta[ref->off[2] + (size_t)u * d + k];
@@ -59,7 +59,7 @@ static inline double ref_score(const ref_paper *ref, const double *theta, int32_
     }
     int in = 2 * d;
     for (int l = 0; l < L; l++) {
-        int out = m->cfg.layers[l];
+        int out = m->cfg.layers.w[l];
         const double *W = theta + ref->off[4 + l];
         for (int a = 0; a < out; a++) {
             double acc = 0.0;

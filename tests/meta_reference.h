@@ -11,13 +11,13 @@
 
 #include "test_support.h"
 
-#include "melon/config.h"
+#include "eval/config.h"
 #include "melon/history.h"
 #include "melon/model.h"
 #include "melon/meta_params.h"
 #include "melon/negatives.h"
-#include "melon/runner.h"
-#include "melon/strategy.h"
+#include "eval/runner.h"
+#include "update/strategy.h"
 #include "melon/stream.h"
 
 #include <math.h>
@@ -40,8 +40,8 @@ static inline void tiny_model(melon_model *m, const char *name, float init_std,
     melon_model_config cfg;
     melon_model_config_default(&cfg);
     cfg.dim = 4;
-    cfg.n_layers = 3;
-    cfg.layers[0] = 6, cfg.layers[1] = 5, cfg.layers[2] = 4;
+    cfg.layers.n = 3;
+    cfg.layers.w[0] = 6, cfg.layers.w[1] = 5, cfg.layers.w[2] = 4;
     cfg.init_std = init_std;
     cfg.seed = seed;
     melon_err err;
@@ -105,7 +105,7 @@ static inline double ref_score(const ref_params *r, int32_t u, int32_t i) {
             s += p[0][(size_t)u * d + k] * p[1][(size_t)i * d + k];
         return s;
     }
-    int L = m->cfg.n_layers, out = 4 + L;
+    int L = m->cfg.layers.n, out = 4 + L;
     double h[MAX_REF_WIDTH], next[MAX_REF_WIDTH];
     for (int k = 0; k < d; k++) {
         h[k] = p[2][(size_t)u * d + k];
@@ -113,7 +113,7 @@ static inline double ref_score(const ref_params *r, int32_t u, int32_t i) {
     }
     int in = 2 * d;
     for (int l = 1; l <= L; l++) {
-        int width = m->cfg.layers[l - 1];
+        int width = m->cfg.layers.w[l - 1];
         const double *W = p[4 + l - 1];
         for (int a = 0; a < width; a++) {
             double acc = 0.0;
@@ -422,16 +422,15 @@ static inline double run_checked(const melon_config *cfg) {
  * NDCG@10 and checks every online loss is finite. */
 static inline double run_strategy(const char *path, const char *model,
                            const char *strategy, melon_config *cfg) {
-    cfg->data_files[0] = path;
-    cfg->n_data_files = 1;
-    cfg->dataset_name = "test";
-    cfg->batch_size = 64;
-    cfg->epochs = 2;
-    cfg->threads = 2;
-    cfg->progress = 0;
-    cfg->model = model;
-    cfg->model_cfg.dim = 8;
-    cfg->strategy = strategy;
+    cfg->data.files = path;
+    cfg->data.name = "test";
+    cfg->run.batch_size = 64;
+    cfg->run.epochs = 2;
+    cfg->run.threads = 2;
+    cfg->run.progress = 0;
+    cfg->model.name = model;
+    cfg->model.dim = 8;
+    cfg->run.strategy = strategy;
     return run_checked(cfg);
 }
 
@@ -469,7 +468,6 @@ static inline melon_context world_context(test_world *w, melon_model *m,
     ctx.history = &w->history;
     ctx.pairs = &w->pairs;
     ctx.rng = &w->rng;
-    ctx.config = &w->cfg;
     ctx.phase = phase;
     ctx.begin = begin;
     ctx.end = end;

@@ -9,7 +9,7 @@
 #include "meta_reference.h"
 
 #include "update/eals/eals_als.h"
-#include "melon/support.h"
+#include "update/support.h"
 
 #define BATCH 8
 
@@ -21,7 +21,7 @@ static melon_strategy make(const char *name, melon_model *m,
                            const melon_config *cfg) {
     melon_strategy s;
     melon_err err = {{0}};
-    if (melon_strategy_create(&s, name, m, cfg, &err) != 0)
+    if (melon_config_create_strategy(&s, name, m, cfg, &err) != 0)
         fail_msg("%s", err.msg);
     return s;
 }
@@ -38,7 +38,7 @@ static void eals_is_default_with_scaled_lr(void **state) {
         tiny_model(&b, models[k], 0.3f, 1, 2 * BATCH);
         melon_config cfg, cfg_default;
         melon_config_default(&cfg);
-        cfg.eals.weight = 4.0f;
+        cfg.strategy.eals.weight = 4.0f;
         cfg_default = cfg;
         cfg_default.optim.lr = 4.0f * cfg.optim.lr;
         melon_strategy se = make("eals", &a, &cfg);
@@ -81,7 +81,7 @@ static void eals_weights_the_loss_under_sgd(void **state) {
     cfg.optim.kind = MELON_OPT_SGD;
     cfg.optim.lr = 0.05f;
     cfg.optim.l2 = 0.1f;
-    cfg.eals.weight = 3.0f;
+    cfg.strategy.eals.weight = 3.0f;
     melon_config cfg0 = cfg;
     cfg0.optim.l2 = 0.0f;
     melon_strategy se = make("eals", &a, &cfg);
@@ -130,11 +130,11 @@ static void replay_step_is_the_weighted_mean(void **state) {
         tiny_model(&m, models[k], 0.3f, 1, 2 * BATCH);
         melon_config cfg;
         melon_config_default(&cfg);
-        cfg.batch_size = BATCH;
+        cfg.run.batch_size = BATCH;
         cfg.optim.kind = MELON_OPT_SGD;
         cfg.optim.lr = 0.1f;
         cfg.optim.l2 = 0.0f;
-        cfg.eals.weight = 4.0f;
+        cfg.strategy.eals.weight = 4.0f;
         melon_strategy s = make("eals-replay", &m, &cfg);
         ref_params theta;
         ref_params_init(&theta, &m);
@@ -386,13 +386,13 @@ static void strategy_pretrains_once(void **state) {
     world_open(&w, write_tiny_stream("als.tsv", 80, 2), 56);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = BATCH;
-    cfg.eals.offline_iters = 5;
+    cfg.run.batch_size = BATCH;
+    cfg.strategy.eals.offline_iters = 5;
     melon_model m;
     melon_strategy s;
     melon_err err = {{0}};
     tiny_model(&m, "ncf", 0.3f, 1, 2 * BATCH);
-    assert_int_equal(melon_strategy_create(&s, "eals-als", &m, &cfg, &err),
+    assert_int_equal(melon_config_create_strategy(&s, "eals-als", &m, &cfg, &err),
                      MELON_NOT_APPLICABLE);
     assert_non_null(strstr(err.msg, "bpr"));
     print_message("  ncf: %s\n", err.msg);
@@ -444,7 +444,7 @@ static void runs_through_the_runner(void **state) {
             for (int rep = 0; rep < 2; rep++) {
                 melon_config cfg;
                 melon_config_default(&cfg);
-                cfg.eals.offline_iters = 10;
+                cfg.strategy.eals.offline_iters = 10;
                 ndcg[rep] = run_strategy(path, model ? "ncf" : "bpr", names[k],
                                          &cfg);
             }

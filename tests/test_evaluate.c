@@ -260,8 +260,8 @@ static void assert_full_scores_match(const char *name, int n_layers,
     melon_model_config_default(&cfg);
     cfg.dim = 6;
     cfg.init_std = 0.5f; /* ReLUs on and off */
-    cfg.n_layers = n_layers;
-    for (int l = 0; l < n_layers; l++) cfg.layers[l] = widths[l];
+    cfg.layers.n = n_layers;
+    for (int l = 0; l < n_layers; l++) cfg.layers.w[l] = widths[l];
     melon_model m;
     melon_err err;
     assert_int_equal(melon_model_create(&m, name, USERS, ITEMS, &cfg, 3, &err),

@@ -5,7 +5,7 @@
 #include "test_support.h"
 
 #include "melon/float_mode.h"
-#include "melon/runner.h"
+#include "eval/runner.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -73,15 +73,14 @@ static void a_run_flushes_in_every_thread_and_restores_the_caller(void **state) 
     fclose(f);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.data_files[0] = path;
-    cfg.n_data_files = 1;
-    cfg.dataset_name = "test";
-    cfg.batch_size = 128;
-    cfg.epochs = 1;
-    cfg.progress = 0;
-    cfg.threads = 2;
-    cfg.model = "ncf";
-    cfg.model_cfg.dim = 8;
+    cfg.data.files = path;
+    cfg.data.name = "test";
+    cfg.run.batch_size = 128;
+    cfg.run.epochs = 1;
+    cfg.run.progress = 0;
+    cfg.run.threads = 2;
+    cfg.model.name = "ncf";
+    cfg.model.dim = 8;
     melon_run_result res;
     melon_err err = {{0}};
     assert_int_equal(melon_run(&cfg, &res, &err), 0);
@@ -90,7 +89,7 @@ static void a_run_flushes_in_every_thread_and_restores_the_caller(void **state) 
     assert_int_equal(melon_float_mode_flushes(), 0);
     assert_int_equal(melon_float_mode_all_flush(2), 0);
 
-    cfg.ieee_subnormals = 1;
+    cfg.run.ieee_subnormals = 1;
     assert_int_equal(melon_run(&cfg, &res, &err), 0);
     assert_int_equal(res.subnormals_flushed, 0);
     melon_run_result_free(&res);

@@ -10,7 +10,7 @@ enum { USER_GMF, ITEM_GMF, USER_MLP, ITEM_MLP, MLP_W1 };
 
 /* Tensor order (model.h's users rely on it): user_gmf, item_gmf, user_mlp,
  * item_mlp, mlp_w1..mlp_wL, out_w, user_bias, item_bias. */
-static int out_index(const melon_model *m) { return MLP_W1 + m->cfg.n_layers; }
+static int out_index(const melon_model *m) { return MLP_W1 + m->cfg.layers.n; }
 
 typedef struct {
     double min_abs_preact;  /* closest pre-activation to the ReLU kink */
@@ -21,7 +21,7 @@ typedef struct {
  * collecting statistics of the pre-activations. */
 static double ncf_ref_score_stats(const melon_model *m, double *const *param,
                                   int32_t u, int32_t i, relu_stats *stats) {
-    int d = m->cfg.dim, L = m->cfg.n_layers;
+    int d = m->cfg.dim, L = m->cfg.layers.n;
     double h[MAX_WIDTH], next[MAX_WIDTH];
     for (int k = 0; k < d; k++) {
         h[k] = param[USER_MLP][(size_t)u * d + k];
@@ -29,7 +29,7 @@ static double ncf_ref_score_stats(const melon_model *m, double *const *param,
     }
     int in = 2 * d;
     for (int l = 1; l <= L; l++) {
-        int out = m->cfg.layers[l - 1];
+        int out = m->cfg.layers.w[l - 1];
         const double *W = param[MLP_W1 + l - 1];
         for (int a = 0; a < out; a++) {
             double acc = 0.0;
@@ -68,8 +68,8 @@ static void tiny_model(melon_model *m, float init_std, uint64_t seed,
     melon_model_config cfg;
     melon_model_config_default(&cfg);
     cfg.dim = 4;
-    cfg.n_layers = 3;
-    cfg.layers[0] = 6, cfg.layers[1] = 5, cfg.layers[2] = 4;
+    cfg.layers.n = 3;
+    cfg.layers.w[0] = 6, cfg.layers.w[1] = 5, cfg.layers.w[2] = 4;
     cfg.init_std = init_std;
     cfg.seed = seed;
     melon_err err;
@@ -165,13 +165,13 @@ static void test_layer_config(void **state) {
     melon_model_config cfg;
     melon_err err;
     melon_model_config_default(&cfg);
-    cfg.n_layers = 0;
+    cfg.layers.n = 0;
     assert_int_equal(melon_model_create(&m, "ncf", 5, 7, &cfg, 4, &err), -1);
     assert_non_null(strstr(err.msg, "layers"));
-    cfg.n_layers = MELON_MAX_LAYERS + 1;
+    cfg.layers.n = MELON_MAX_LAYERS + 1;
     assert_int_equal(melon_model_create(&m, "ncf", 5, 7, &cfg, 4, &err), -1);
-    cfg.n_layers = 2;
-    cfg.layers[1] = 0;
+    cfg.layers.n = 2;
+    cfg.layers.w[1] = 0;
     assert_int_equal(melon_model_create(&m, "ncf", 5, 7, &cfg, 4, &err), -1);
     assert_non_null(strstr(err.msg, "layer 2"));
 }
@@ -226,7 +226,7 @@ static void test_checker_catches_errors(void **state) {
 
     /* A ReLU mask left out: give every masked delta of the last layer the
      * value it would have without the mask. */
-    int L = m.cfg.n_layers, wL = m.cfg.layers[L - 1], d = m.cfg.dim;
+    int L = m.cfg.layers.n, wL = m.cfg.layers.w[L - 1], d = m.cfg.dim;
     int out = out_index(&m);
     float *e = g.slot[MLP_W1 + L - 1];
     const float *hL = g.input[out];
@@ -365,8 +365,8 @@ static void test_threaded_batch(void **state) {
     melon_model_config cfg;
     melon_model_config_default(&cfg);
     cfg.dim = 16;
-    cfg.n_layers = 2;
-    cfg.layers[0] = 32, cfg.layers[1] = 24;
+    cfg.layers.n = 2;
+    cfg.layers.w[0] = 32, cfg.layers.w[1] = 24;
     cfg.init_std = 0.3f;
     melon_model m;
     melon_err err;

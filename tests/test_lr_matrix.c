@@ -213,8 +213,10 @@ static void check_strategy_dump(const char *model, const char *strategy) {
     fixture_randomise_meta(&f, 0.5f, -0.5f, 3);
     char path[4200];
     snprintf(path, sizeof path, "%s", test_tmp_path("dump.csv"));
-    f.cfg.melon.dump_lr_matrix = path;
-    f.cfg.melon.dump_batch = 1;
+    /* the strategy keeps its own copy of its settings */
+    paper_state *st = f.strategy.impl;
+    st->cfg.dump_lr_matrix = path;
+    st->cfg.dump_batch = 1;
     melon_err err = {{0}};
     /* online batch 0 (the first seen online): not the one asked for */
     assert_int_equal(f.strategy.ops->update(&f.strategy, &f.ctx, f.batch, f.n, &err), 0);

@@ -266,9 +266,9 @@ static void neighbours_are_causal_and_bounded(void **state) {
     fixture f;
     fx_init(&f, "bpr", MELON_ABLATION_NONE, 0, 51);
     melon_strategy_free(&f.strategy);
-    f.cfg.melon.max_edge = 2;
+    f.cfg.strategy.melon.max_edge = 2;
     melon_err err = {{0}};
-    assert_int_equal(melon_official_create(&f.strategy, &f.model, &f.cfg,
+    assert_int_equal(official_create(&f.strategy, &f.model, &f.cfg,
                                            MELON_ABLATION_NONE, &err), 0);
     assert_int_equal(f.strategy.ops->update(&f.strategy, &f.ctx, f.batch,
                                             f.n, &err), 0);
@@ -305,16 +305,16 @@ static void next_batch_support_is_the_previous_batch(void **state) {
     fixture f;
     fx_init(&f, "bpr", MELON_ABLATION_NONE, 0, 91);
     melon_strategy_free(&f.strategy);
-    f.cfg.melon.meta_data = MELON_META_NEXT_BATCH;
+    f.cfg.strategy.melon.meta_data = MELON_META_NEXT_BATCH;
     melon_err err = {{0}};
-    assert_int_equal(melon_official_create(&f.strategy, &f.model, &f.cfg,
+    assert_int_equal(official_create(&f.strategy, &f.model, &f.cfg,
                                            MELON_ABLATION_NONE, &err), 0);
     melon_strategy *s = &f.strategy;
     assert_int_equal(s->ops->meta_step(s, &f.ctx, f.batch, f.n, &err), 0);
     assert_int_equal(s->ops->update(s, &f.ctx, f.batch, f.n, &err), 0);
     melon_model after;
     assert_int_equal(melon_model_create(&after, "bpr", FX_USERS, FX_ITEMS,
-                                        &f.cfg.model_cfg, 2 * FX_BATCH, &err),
+                                        &f.cfg.model, 2 * FX_BATCH, &err),
                      0);
     melon_model_copy_values(&after, &f.model);
     melon_context next = f.ctx;
@@ -449,10 +449,10 @@ static void dump_writes_input_gate_rates(void **state) {
     fx_init(&f, "bpr", MELON_ABLATION_NONE, 0, 71);
     melon_strategy_free(&f.strategy);
     const char *path = test_tmp_path("rates.csv");
-    f.cfg.melon.dump_lr_matrix = path;
-    f.cfg.melon.dump_batch = 1;
+    f.cfg.strategy.melon.dump_lr_matrix = path;
+    f.cfg.strategy.melon.dump_batch = 1;
     melon_err err = {{0}};
-    assert_int_equal(melon_official_create(&f.strategy, &f.model, &f.cfg,
+    assert_int_equal(official_create(&f.strategy, &f.model, &f.cfg,
                                            MELON_ABLATION_NONE, &err), 0);
     /* online batches 0 and 1 (the same triples twice): only 1 dumps */
     for (int t = 0; t < 2; t++) {
@@ -497,14 +497,14 @@ static void meta_parameters_follow_the_reference(void **state) {
     for (int mi = 0; mi < 2; mi++) {
         melon_config cfg;
         melon_config_default(&cfg);
-        cfg.batch_size = 8;
-        cfg.melon.variant = MELON_VARIANT_OFFICIAL;
+        cfg.run.batch_size = 8;
+        cfg.strategy.melon.variant = MELON_VARIANT_OFFICIAL;
         melon_err err = {{0}};
         melon_model m;
         assert_int_equal(melon_model_create(&m, models[mi], 5, 7,
-                                            &cfg.model_cfg, 16, &err), 0);
+                                            &cfg.model, 16, &err), 0);
         melon_strategy s;
-        assert_int_equal(melon_official_create(&s, &m, &cfg,
+        assert_int_equal(official_create(&s, &m, &cfg,
                                                MELON_ABLATION_NONE, &err), 0);
         official_params *p = official_strategy_params(&s);
         print_message("%s: %zu meta-parameters\n", models[mi],
@@ -540,24 +540,24 @@ static void bad_settings_are_errors(void **state) {
     melon_strategy s;
     melon_err err = {{0}};
     melon_config cfg = f.cfg;
-    cfg.melon.aggregation = MELON_AGG_SUM;
+    cfg.strategy.melon.aggregation = MELON_AGG_SUM;
     memset(&s, 0, sizeof s);
-    assert_int_equal(melon_official_create(&s, &f.model, &cfg,
+    assert_int_equal(official_create(&s, &f.model, &cfg,
                                            MELON_ABLATION_NONE, &err), -1);
     assert_non_null(strstr(err.msg, "aggregation"));
     cfg = f.cfg;
-    cfg.melon.rate_scale = 0.1f; /* a paper-form setting */
-    assert_int_equal(melon_official_create(&s, &f.model, &cfg,
+    cfg.strategy.melon.rate_scale = 0.1f; /* a paper-form setting */
+    assert_int_equal(official_create(&s, &f.model, &cfg,
                                            MELON_ABLATION_NONE, &err), -1);
     assert_non_null(strstr(err.msg, "rate-scale"));
     cfg = f.cfg;
-    cfg.batch_size = 2 * FX_BATCH; /* the model holds 2 * FX_BATCH triples */
-    assert_int_equal(melon_official_create(&s, &f.model, &cfg,
+    cfg.run.batch_size = 2 * FX_BATCH; /* the model holds 2 * FX_BATCH triples */
+    assert_int_equal(official_create(&s, &f.model, &cfg,
                                            MELON_ABLATION_NONE, &err), -1);
     melon_model pop;
     assert_int_equal(melon_model_create(&pop, "pop", FX_USERS, FX_ITEMS, NULL,
                                         2 * FX_BATCH, &err), 0);
-    assert_int_equal(melon_official_create(&s, &pop, &f.cfg,
+    assert_int_equal(official_create(&s, &pop, &f.cfg,
                                            MELON_ABLATION_NONE, &err), -1);
     melon_model_free(&pop);
     /* a batch larger than the strategy was sized for */

@@ -12,13 +12,24 @@
 
 #include "update/melon_official/melon_official.h"
 #include "update/update_internal.h"
-#include "melon/config.h"
+
+#include "eval/config.h"
 #include "melon/negatives.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The official form from a whole configuration: its MeLON settings and the
+ * run's shape. */
+static inline int official_create(melon_strategy *s, melon_model *m,
+                                  const melon_config *cfg,
+                                  melon_ablation ablation, melon_err *err) {
+    melon_run_shape shape = melon_config_shape(cfg);
+    return melon_official_create(s, m, &cfg->strategy.melon, &shape, ablation,
+                                 err);
+}
 
 enum {
     FX_USERS = 6,
@@ -125,24 +136,24 @@ static void fx_init_sized(fixture *f, const fx_sizes *z, const char *model,
     assert_int_equal(melon_history_append(&f->history, &f->stream, 0,
                                           f->stream.n, &err), 0);
     melon_config_default(&f->cfg);
-    f->cfg.model = model;
-    f->cfg.batch_size = z->batch;
-    f->cfg.seed = seed;
-    f->cfg.model_cfg.dim = z->dim;
-    f->cfg.model_cfg.n_layers = 2;
-    f->cfg.model_cfg.layers[0] = z->dim;
-    f->cfg.model_cfg.layers[1] = z->dim - 1;
-    f->cfg.model_cfg.init_std = 0.5f;
-    f->cfg.model_cfg.seed = seed;
-    f->cfg.melon.variant = MELON_VARIANT_OFFICIAL;
-    f->cfg.melon.max_edge = 64; /* every neighbour: sampling draws nothing */
-    f->cfg.melon.interaction_width = FX_WIDTH;
-    f->cfg.melon.role_width = FX_WIDTH;
-    f->cfg.melon.leaky_trial = leaky;
+    f->cfg.model.name = model;
+    f->cfg.run.batch_size = z->batch;
+    f->cfg.run.seed = seed;
+    f->cfg.model.dim = z->dim;
+    f->cfg.model.layers.n = 2;
+    f->cfg.model.layers.w[0] = z->dim;
+    f->cfg.model.layers.w[1] = z->dim - 1;
+    f->cfg.model.init_std = 0.5f;
+    f->cfg.model.seed = seed;
+    f->cfg.strategy.melon.variant = MELON_VARIANT_OFFICIAL;
+    f->cfg.strategy.melon.max_edge = 64; /* every neighbour: sampling draws nothing */
+    f->cfg.strategy.melon.interaction_width = FX_WIDTH;
+    f->cfg.strategy.melon.role_width = FX_WIDTH;
+    f->cfg.strategy.melon.leaky_trial = leaky;
     assert_int_equal(melon_model_create(&f->model, model, z->users, z->items,
-                                        &f->cfg.model_cfg, 2 * z->batch, &err),
+                                        &f->cfg.model, 2 * z->batch, &err),
                      0);
-    if (melon_official_create(&f->strategy, &f->model, &f->cfg, ablation,
+    if (official_create(&f->strategy, &f->model, &f->cfg, ablation,
                               &err) != 0)
         fail_msg("create: %s", err.msg);
     melon_rng_seed(&f->rng, seed + 17);
@@ -152,7 +163,6 @@ static void fx_init_sized(fixture *f, const fx_sizes *z, const char *model,
     ctx->history = &f->history;
     ctx->pairs = &f->pairs;
     ctx->rng = &f->rng;
-    ctx->config = &f->cfg;
     ctx->phase = MELON_PHASE_ONLINE;
     ctx->batch = (size_t)(z->begin / z->batch);
     ctx->begin = (size_t)z->begin;
@@ -219,7 +229,7 @@ static double *ref_copy_tensor(const melon_tensor *t) {
 static void ref_init(ref_problem *P, fixture *f) {
     memset(P, 0, sizeof *P);
     P->m = &f->model;
-    P->is_ncf = strcmp(f->cfg.model, "ncf") == 0;
+    P->is_ncf = strcmp(f->cfg.model.name, "ncf") == 0;
     official_params *p = official_strategy_params(&f->strategy);
     P->dims = p->dims;
     for (int k = 0; k < f->model.n_tensors; k++)
@@ -497,9 +507,9 @@ static double ref_score(const ref_problem *P, double *const *th, int32_t u,
         x[d + c] = qh[c];
     }
     static const char *const names[] = {"mlp_w1", "mlp_w2", "mlp_w3", "mlp_w4"};
-    for (int l = 0; l < m->cfg.n_layers; l++) {
+    for (int l = 0; l < m->cfg.layers.n; l++) {
         const double *W = th[ref_tensor(m, names[l])];
-        int out = m->cfg.layers[l];
+        int out = m->cfg.layers.w[l];
         for (int a = 0; a < out; a++) {
             double acc = 0.0;
             for (int b = 0; b < width; b++) acc += W[a * width + b] * x[b];

@@ -134,7 +134,7 @@ static void check_meta_gradient(const fixture_options *o) {
     }
 
     ref_paper ref;
-    ref_init(&ref, &f.model, p, &f.history, f.ctx.begin, f.cfg.melon.leaky_slope,
+    ref_init(&ref, &f.model, p, &f.history, f.ctx.begin, f.cfg.strategy.melon.leaky_slope,
              o->aggregation == MELON_AGG_MEAN, st->trial.support,
              st->trial.n_support, f.batch, f.n);
     ref.batch_inputs = !p->has_interaction && o->p_inputs == MELON_P_INPUTS_BATCH;

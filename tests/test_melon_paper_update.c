@@ -58,7 +58,7 @@ static void check_update(const fixture_options *o) {
     fixture_randomise_meta(&f, 0.5f, -0.5f, 21);
     paper_params *p = &fixture_state(&f)->params;
     ref_paper ref;
-    ref_init(&ref, &f.model, p, &f.history, f.ctx.begin, f.cfg.melon.leaky_slope,
+    ref_init(&ref, &f.model, p, &f.history, f.ctx.begin, f.cfg.strategy.melon.leaky_slope,
              o->aggregation == MELON_AGG_MEAN, f.batch, f.n, f.batch, f.n);
     ref_trial(&ref);
     float **before = copy_model(&f.model);
@@ -230,7 +230,7 @@ static void leaky_trial_keeps_support_only_rows(void **state) {
             memcpy(f.model.tensor[k].value, before[k],
                    tensor_size(&f.model.tensor[k]) * sizeof(float));
         ref_paper ref;
-        ref_init(&ref, &f.model, p, &f.history, f.ctx.begin, f.cfg.melon.leaky_slope,
+        ref_init(&ref, &f.model, p, &f.history, f.ctx.begin, f.cfg.strategy.melon.leaky_slope,
                  1, st->trial.support, st->trial.n_support, f.batch, f.n);
         ref_trial(&ref);
         int leaked = 0;

@@ -45,12 +45,12 @@ static void sgd_case_open(sgd_case *c, const char *model, float init_std,
     tiny_model(&c->m, model, init_std, seed, 2 * N_S);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = N_S;
-    cfg.seed = seed;
-    cfg.metasgd.alpha_low = 0.2f * alpha_high;
-    cfg.metasgd.alpha_high = alpha_high;
+    cfg.run.batch_size = N_S;
+    cfg.run.seed = seed;
+    cfg.strategy.metasgd.alpha_low = 0.2f * alpha_high;
+    cfg.strategy.metasgd.alpha_high = alpha_high;
     melon_err err = {{0}};
-    if (melon_strategy_create(&c->s, "metasgd", &c->m, &cfg, &err) != 0)
+    if (melon_config_create_strategy(&c->s, "metasgd", &c->m, &cfg, &err) != 0)
         fail_msg("%s", err.msg);
     c->st = c->s.impl;
     assert_int_equal(c->st->alpha.n_blocks, c->m.n_tensors);
@@ -176,10 +176,10 @@ static void rates_are_constant_along_columns(const char *model) {
     tiny_model(&m, model, 0.5f, 2, 2 * n);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = n;
+    cfg.run.batch_size = n;
     melon_strategy s;
     melon_err err = {{0}};
-    assert_int_equal(melon_strategy_create(&s, "metasgd", &m, &cfg, &err), 0);
+    assert_int_equal(melon_config_create_strategy(&s, "metasgd", &m, &cfg, &err), 0);
     metasgd_state *st = s.impl;
     single_moves sm;
     single_moves_take(&sm, &s, &m, support_set, n);
@@ -247,11 +247,11 @@ static void lazy_and_dense_adam(void **state) {
         tiny_model(&m, "bpr", 0.5f, 1, 4);
         melon_config cfg;
         melon_config_default(&cfg);
-        cfg.batch_size = 2;
-        cfg.metasgd.dense_adam = dense;
+        cfg.run.batch_size = 2;
+        cfg.strategy.metasgd.dense_adam = dense;
         melon_strategy s;
         melon_err err = {{0}};
-        assert_int_equal(melon_strategy_create(&s, "metasgd", &m, &cfg, &err), 0);
+        assert_int_equal(melon_config_create_strategy(&s, "metasgd", &m, &cfg, &err), 0);
         metasgd_state *st = s.impl;
         const float *alpha_user = st->alpha.block[0].value;  /* user_emb */
         int d = m.cfg.dim;
@@ -286,7 +286,7 @@ static void runs_through_the_runner(void **state) {
             for (int rep = 0; rep < 2; rep++) {
                 melon_config cfg;
                 melon_config_default(&cfg);
-                cfg.metasgd.meta_data = data ? MELON_META_NEXT_BATCH
+                cfg.strategy.metasgd.meta_data = data ? MELON_META_NEXT_BATCH
                                              : MELON_META_LAST_BATCH;
                 ndcg[rep] = run_strategy(path, models[k], "metasgd", &cfg);
             }
@@ -300,7 +300,7 @@ static void runs_through_the_runner(void **state) {
     melon_config_default(&cfg);
     melon_strategy s;
     melon_err err = {{0}};
-    assert_int_equal(melon_strategy_create(&s, "metasgd", &m, &cfg, &err),
+    assert_int_equal(melon_config_create_strategy(&s, "metasgd", &m, &cfg, &err),
                      MELON_NOT_APPLICABLE);
     assert_non_null(strstr(err.msg, "pop"));
     melon_model_free(&m);

@@ -23,8 +23,8 @@ static melon_model_config small_config(int dim, uint64_t seed) {
     melon_model_config cfg;
     melon_model_config_default(&cfg);
     cfg.dim = dim;
-    cfg.n_layers = 2;
-    cfg.layers[0] = 8, cfg.layers[1] = 4;
+    cfg.layers.n = 2;
+    cfg.layers.w[0] = 8, cfg.layers.w[1] = 4;
     cfg.seed = seed;
     return cfg;
 }
@@ -52,8 +52,8 @@ static void test_config_default(void **state) {
     memset(&cfg, 0x5a, sizeof cfg);
     melon_model_config_default(&cfg);
     assert_int_equal(cfg.dim, 64);
-    assert_int_equal(cfg.n_layers, 4);
-    for (int l = 0; l < 4; l++) assert_int_equal(cfg.layers[l], 64);
+    assert_int_equal(cfg.layers.n, 4);
+    for (int l = 0; l < 4; l++) assert_int_equal(cfg.layers.w[l], 64);
     assert_float_equal(cfg.init_std, 0.01f, 0);
     assert_int_equal(cfg.seed, 1);
 }
@@ -147,14 +147,14 @@ static void test_load_mismatch(void **state) {
     melon_model_free(&m);
 
     melon_model_config deeper = small_config(6, 1);
-    deeper.layers[0] = 16;
+    deeper.layers.w[0] = 16;
     create_or_fail(&m, "ncf", 5, 9, &deeper);
     expect_load_failure(&m, path, "'mlp_w1' is 8 x 12 in the file, 16 x 12");
     melon_model_free(&m);
 
     melon_model_config three = small_config(6, 1);
-    three.n_layers = 3;
-    three.layers[2] = 4;
+    three.layers.n = 3;
+    three.layers.w[2] = 4;
     create_or_fail(&m, "ncf", 5, 9, &three);
     expect_load_failure(&m, path, "9 tensors in the file, 10 in the model");
     melon_model_free(&m);

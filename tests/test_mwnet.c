@@ -71,12 +71,12 @@ static void mw_case_open(mw_case *c, const char *model, float init_std,
     tiny_model(&c->m, model, init_std, seed, 2 * N_S);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = N_S;
-    cfg.seed = seed;
-    cfg.mwnet.hidden = 6;
-    cfg.mwnet.trial_lr = eta;
+    cfg.run.batch_size = N_S;
+    cfg.run.seed = seed;
+    cfg.strategy.mwnet.hidden = 6;
+    cfg.strategy.mwnet.trial_lr = eta;
     melon_err err = {{0}};
-    if (melon_strategy_create(&c->s, "mwnet", &c->m, &cfg, &err) != 0)
+    if (melon_config_create_strategy(&c->s, "mwnet", &c->m, &cfg, &err) != 0)
         fail_msg("%s", err.msg);
     c->st = c->s.impl;
     assert_int_equal(c->st->net.params.n_blocks, 4);
@@ -198,14 +198,14 @@ static void rates_are_constant_along_rows(const char *model) {
     tiny_model(&m, model, 0.5f, 2, 2 * n);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = n;
+    cfg.run.batch_size = n;
     cfg.optim.kind = MELON_OPT_SGD;
     cfg.optim.lr = 0.5f;
     cfg.optim.l2 = 0.0f;
-    cfg.mwnet.hidden = 6;
+    cfg.strategy.mwnet.hidden = 6;
     melon_strategy s;
     melon_err err = {{0}};
-    assert_int_equal(melon_strategy_create(&s, "mwnet", &m, &cfg, &err), 0);
+    assert_int_equal(melon_config_create_strategy(&s, "mwnet", &m, &cfg, &err), 0);
     mwnet_state *st = s.impl;
     /* a steeper V, so that the rows' rates differ clearly */
     for (int j = 0; j < 6; j++) st->net.w2[j] *= 8.0f;
@@ -272,7 +272,7 @@ static void runs_through_the_runner(void **state) {
             for (int rep = 0; rep < 2; rep++) {
                 melon_config cfg;
                 melon_config_default(&cfg);
-                cfg.mwnet.meta_data = data ? MELON_META_NEXT_BATCH
+                cfg.strategy.mwnet.meta_data = data ? MELON_META_NEXT_BATCH
                                            : MELON_META_LAST_BATCH;
                 ndcg[rep] = run_strategy(path, models[k], "mwnet", &cfg);
             }

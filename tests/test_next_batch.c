@@ -8,8 +8,8 @@
 
 #include "update/metasgd/metasgd.h"
 #include "update/mwnet/mwnet.h"
-#include "melon/meta_trial.h"
-#include "melon/support.h"
+#include "update/meta_trial.h"
+#include "update/support.h"
 
 #define N_EVENTS 80
 #define BATCH 8
@@ -155,13 +155,13 @@ static void strategies_score_the_right_trial(const char *model) {
         nb_open(&c, model);
         melon_config cfg;
         melon_config_default(&cfg);
-        cfg.batch_size = BATCH;
-        cfg.mwnet.meta_data = MELON_META_NEXT_BATCH;
-        cfg.mwnet.trial_lr = 2.0f;
-        cfg.metasgd.meta_data = MELON_META_NEXT_BATCH;
+        cfg.run.batch_size = BATCH;
+        cfg.strategy.mwnet.meta_data = MELON_META_NEXT_BATCH;
+        cfg.strategy.mwnet.trial_lr = 2.0f;
+        cfg.strategy.metasgd.meta_data = MELON_META_NEXT_BATCH;
         melon_strategy s;
         melon_err err = {{0}};
-        assert_int_equal(melon_strategy_create(&s, which ? "metasgd" : "mwnet",
+        assert_int_equal(melon_config_create_strategy(&s, which ? "metasgd" : "mwnet",
                                                &c.m, &cfg, &err), 0);
         melon_context prev_ctx =
             world_context(&c.w, &c.m, MELON_PHASE_ONLINE, 48, 56);

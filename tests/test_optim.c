@@ -3,7 +3,7 @@
 #include "test_support.h"
 
 #include "melon/optim.h"
-#include "melon/strategy.h"
+#include "eval/config.h"
 
 #include <math.h>
 #include <string.h>
@@ -162,8 +162,8 @@ static void default_state_round_trip(void **state) {
     melon_config_default(&cfg);
     melon_strategy sa, sb;
     melon_err err = {{0}};
-    assert_int_equal(melon_strategy_create(&sa, "default", &a.m, &cfg, &err), 0);
-    assert_int_equal(melon_strategy_create(&sb, "default", &b.m, &cfg, &err), 0);
+    assert_int_equal(melon_config_create_strategy(&sa, "default", &a.m, &cfg, &err), 0);
+    assert_int_equal(melon_config_create_strategy(&sb, "default", &b.m, &cfg, &err), 0);
     melon_triple tr = {0, 1, 2};
     melon_context ctx;
     memset(&ctx, 0, sizeof ctx);

@@ -2,7 +2,7 @@
  * ml-100k: causality of evaluation, reproducibility, result files. */
 #include "test_support.h"
 
-#include "melon/runner.h"
+#include "eval/runner.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -43,15 +43,14 @@ static const char *write_random_stream(void) {
 
 static void base_config(melon_config *cfg, const char *path, const char *model) {
     melon_config_default(cfg);
-    cfg->data_files[0] = path;
-    cfg->n_data_files = 1;
-    cfg->dataset_name = "test";
-    cfg->batch_size = 64;
-    cfg->epochs = 2;
-    cfg->progress = 0;
-    cfg->threads = 2;
-    cfg->model = model;
-    cfg->model_cfg.dim = 8;
+    cfg->data.files = path;
+    cfg->data.name = "test";
+    cfg->run.batch_size = 64;
+    cfg->run.epochs = 2;
+    cfg->run.progress = 0;
+    cfg->run.threads = 2;
+    cfg->model.name = model;
+    cfg->model.dim = 8;
 }
 
 /* pop counts only interactions before the batch: "hit" has count 0 when the
@@ -62,7 +61,7 @@ static void pop_is_evaluated_before_it_sees_the_batch(void **state) {
     (void)state;
     melon_config cfg;
     base_config(&cfg, write_disjoint_stream(), "pop");
-    cfg.train_ratio = 0.8; /* 5 batches: 4 past, 1 online */
+    cfg.run.train_ratio = 0.8; /* 5 batches: 4 past, 1 online */
     melon_run_result res;
     melon_err err = {{0}};
     assert_int_equal(melon_run(&cfg, &res, &err), 0);
@@ -78,13 +77,13 @@ static void same_seed_same_metrics_other_seed_differs(void **state) {
     const char *path = write_random_stream();
     melon_config cfg;
     base_config(&cfg, path, "bpr");
-    cfg.batch_size = 128;
+    cfg.run.batch_size = 128;
     melon_run_result a, b, c;
     melon_err err = {{0}};
     assert_int_equal(melon_run(&cfg, &a, &err), 0);
     assert_int_equal(melon_run(&cfg, &b, &err), 0);
-    cfg.seed = 2;
-    cfg.model_cfg.seed = 2;
+    cfg.run.seed = 2;
+    cfg.model.seed = 2;
     assert_int_equal(melon_run(&cfg, &c, &err), 0);
     int differs = 0;
     for (int k = 0; k < MELON_N_CUTOFFS; k++) {
@@ -105,7 +104,7 @@ static void pretraining_lowers_the_loss(void **state) {
     (void)state;
     melon_config cfg;
     base_config(&cfg, write_random_stream(), "bpr");
-    cfg.epochs = 30;
+    cfg.run.epochs = 30;
     cfg.optim.lr = 0.01f;
     melon_run_result res;
     melon_err err = {{0}};
@@ -120,9 +119,9 @@ static void result_files_are_written_whole(void **state) {
     (void)state;
     melon_config cfg;
     base_config(&cfg, write_disjoint_stream(), "ncf");
-    cfg.model_cfg.n_layers = 2;
-    cfg.model_cfg.layers[0] = 8;
-    cfg.model_cfg.layers[1] = 4;
+    cfg.model.layers.n = 2;
+    cfg.model.layers.w[0] = 8;
+    cfg.model.layers.w[1] = 4;
     melon_run_result res;
     melon_err err = {{0}};
     assert_int_equal(melon_run(&cfg, &res, &err), 0);
@@ -135,7 +134,7 @@ static void result_files_are_written_whole(void **state) {
     assert_non_null(strstr(text, "\"NDCG@10\""));
     assert_non_null(strstr(text, "\"update_s_per_batch\""));
     assert_non_null(strstr(text, "\"model\": \"ncf\""));
-    assert_non_null(strstr(text, "batch_size 64 (protocol: 256)"));
+    assert_non_null(strstr(text, "batch-size 64 (protocol: 256)"));
     free(text);
     text = test_read_file(csv);
     assert_non_null(text);
@@ -198,7 +197,7 @@ static void a_diverging_run_is_flagged(void **state) {
     const char *path = write_random_stream();
     melon_config cfg;
     base_config(&cfg, path, "bpr");
-    cfg.epochs = 3;
+    cfg.run.epochs = 3;
     melon_run_result res;
     melon_err err = {{0}};
     assert_int_equal(melon_run(&cfg, &res, &err), 0);
@@ -206,7 +205,7 @@ static void a_diverging_run_is_flagged(void **state) {
     melon_run_result_free(&res);
     cfg.optim.kind = MELON_OPT_SGD;
     cfg.optim.lr = 100.0f;
-    cfg.model_cfg.init_std = 1.0f;
+    cfg.model.init_std = 1.0f;
     assert_int_equal(melon_run(&cfg, &res, &err), 0);
     print_message("  %s\n", res.warning);
     assert_non_null(strstr(res.warning, "the default updates diverged"));

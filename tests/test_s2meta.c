@@ -8,7 +8,7 @@
  * in test_s2meta_bptt.c. */
 #include "test_s2meta_ref.h"
 
-#include "melon/meta_trial.h"
+#include "update/meta_trial.h"
 
 #define BATCH 8
 
@@ -41,12 +41,12 @@ static void s2_case_open(s2_case *c, const char *model, int steps,
     memset(c, 0, sizeof *c);
     tiny_model(&c->model, model, init_std, 3, 2 * BATCH);
     melon_config_default(&c->cfg);
-    c->cfg.batch_size = BATCH;
-    c->cfg.s2meta.steps = steps;
-    c->cfg.s2meta.scope = scope;
-    c->cfg.s2meta.hidden = hidden;
+    c->cfg.run.batch_size = BATCH;
+    c->cfg.strategy.s2meta.steps = steps;
+    c->cfg.strategy.s2meta.scope = scope;
+    c->cfg.strategy.s2meta.hidden = hidden;
     melon_err err = {{0}};
-    if (melon_strategy_create(&c->s, "s2meta", &c->model, &c->cfg, &err) != 0)
+    if (melon_config_create_strategy(&c->s, "s2meta", &c->model, &c->cfg, &err) != 0)
         fail_msg("%s", err.msg);
     c->st = c->s.impl;
     if (replay) c->st->n_kept = 0; /* no kept activations: replay them all */
@@ -172,10 +172,10 @@ static void rates_are_constant_along_columns(void **state) {
     tiny_model(&m, "bpr", 0.6f, 5, 2 * BATCH);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = BATCH;
+    cfg.run.batch_size = BATCH;
     melon_strategy s;
     melon_err err = {{0}};
-    assert_int_equal(melon_strategy_create(&s, "s2meta", &m, &cfg, &err), 0);
+    assert_int_equal(melon_config_create_strategy(&s, "s2meta", &m, &cfg, &err), 0);
     s2meta_state *st = s.impl;
     /* interactions repeating users and items: columns with several rows */
     const melon_triple batch[] = {{0, 1, 4}, {0, 2, 4}, {1, 1, 5}, {2, 1, 6},
@@ -237,19 +237,18 @@ static void rates_are_constant_along_columns(void **state) {
  * online loss is finite. */
 static double short_run(const char *path, const char *model, melon_config *cfg,
                         int threads) {
-    cfg->data_files[0] = path;
-    cfg->n_data_files = 1;
-    cfg->dataset_name = "test";
-    cfg->batch_size = 64;
-    cfg->epochs = 1;
-    cfg->threads = threads;
-    cfg->progress = 0;
-    cfg->model = model;
-    cfg->model_cfg.dim = 4;
-    cfg->model_cfg.n_layers = 2;
-    cfg->model_cfg.layers[0] = 8;
-    cfg->model_cfg.layers[1] = 4;
-    cfg->strategy = "s2meta";
+    cfg->data.files = path;
+    cfg->data.name = "test";
+    cfg->run.batch_size = 64;
+    cfg->run.epochs = 1;
+    cfg->run.threads = threads;
+    cfg->run.progress = 0;
+    cfg->model.name = model;
+    cfg->model.dim = 4;
+    cfg->model.layers.n = 2;
+    cfg->model.layers.w[0] = 8;
+    cfg->model.layers.w[1] = 4;
+    cfg->run.strategy = "s2meta";
     return run_checked(cfg);
 }
 
@@ -269,10 +268,10 @@ static void runs_on_both_models_and_options(void **state) {
         assert_true(short_run(path, models[a], &cfg, 2) == first);
         for (int variant = a ? 2 : 0; variant < (a ? 3 : 4); variant++) {
             melon_config_default(&cfg);
-            if (variant == 0) cfg.s2meta.steps = 3;
-            if (variant == 1) cfg.s2meta.scope = MELON_SCOPE_FULL;
-            if (variant == 2) cfg.s2meta.carry_state = 1;
-            if (variant == 3) cfg.s2meta.meta_data = MELON_META_NEXT_BATCH;
+            if (variant == 0) cfg.strategy.s2meta.steps = 3;
+            if (variant == 1) cfg.strategy.s2meta.scope = MELON_SCOPE_FULL;
+            if (variant == 2) cfg.strategy.s2meta.carry_state = 1;
+            if (variant == 3) cfg.strategy.s2meta.meta_data = MELON_META_NEXT_BATCH;
             short_run(path, models[a], &cfg, 1);
         }
     }
@@ -287,18 +286,18 @@ static void round_trip(int flexible) {
     tiny_model(&m2, "bpr", 0.6f, 9, 2 * BATCH);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = BATCH;
-    cfg.s2meta.carry_state = 1;
+    cfg.run.batch_size = BATCH;
+    cfg.strategy.s2meta.carry_state = 1;
     if (flexible) {
-        cfg.s2meta.flexible = 1;
-        cfg.s2meta.steps = 4;
-        cfg.s2meta.min_steps = 1;
+        cfg.strategy.s2meta.flexible = 1;
+        cfg.strategy.s2meta.steps = 4;
+        cfg.strategy.s2meta.min_steps = 1;
     }
     melon_strategy a, b;
     melon_err err = {{0}};
-    assert_int_equal(melon_strategy_create(&a, "s2meta", &m1, &cfg, &err), 0);
-    cfg.seed = 99; /* another init, overwritten by the load */
-    assert_int_equal(melon_strategy_create(&b, "s2meta", &m2, &cfg, &err), 0);
+    assert_int_equal(melon_config_create_strategy(&a, "s2meta", &m1, &cfg, &err), 0);
+    cfg.run.seed = 99; /* another init, overwritten by the load */
+    assert_int_equal(melon_config_create_strategy(&b, "s2meta", &m2, &cfg, &err), 0);
     /* change a's MetaLSTMs, controller and carried states */
     s2meta_state *sa = a.impl;
     melon_meta_trial_support_given(&sa->trial, &m1, support_set, N_SUPPORT);

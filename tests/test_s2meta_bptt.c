@@ -7,7 +7,7 @@
  * step count, state mode and meta-data protocol. */
 #include "test_s2meta_ref.h"
 
-#include "melon/meta_trial.h"
+#include "update/meta_trial.h"
 
 #define BATCH 8
 
@@ -40,16 +40,16 @@ static void check_variant(variant v, int corrupt) {
     tiny_model(&m, v.model, 0.6f, 4, 2 * BATCH);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = BATCH;
-    cfg.s2meta.steps = v.steps;
-    cfg.s2meta.scope = v.scope;
-    cfg.s2meta.carry_state = v.carry;
-    cfg.s2meta.hidden = 4;
-    cfg.s2meta.flexible = v.flexible;
-    cfg.s2meta.min_steps = 1;
+    cfg.run.batch_size = BATCH;
+    cfg.strategy.s2meta.steps = v.steps;
+    cfg.strategy.s2meta.scope = v.scope;
+    cfg.strategy.s2meta.carry_state = v.carry;
+    cfg.strategy.s2meta.hidden = 4;
+    cfg.strategy.s2meta.flexible = v.flexible;
+    cfg.strategy.s2meta.min_steps = 1;
     melon_strategy s;
     melon_err err = {{0}};
-    if (melon_strategy_create(&s, "s2meta", &m, &cfg, &err) != 0) fail_msg("%s", err.msg);
+    if (melon_config_create_strategy(&s, "s2meta", &m, &cfg, &err) != 0) fail_msg("%s", err.msg);
     s2meta_state *st = s.impl;
     if (v.flexible == 2) st->stop_params.block[0].value[st->stop_layout.b_out] = 4.0f;
     if (v.carry) s2meta_apply_update(st, &m, earlier, N_EARLIER);
@@ -165,19 +165,19 @@ static void meta_step_leaves_the_model_unchanged(void **state) {
             tiny_model(&m, a ? "ncf" : "bpr", 0.3f, 6, 2 * BATCH);
             melon_config cfg;
             melon_config_default(&cfg);
-            cfg.batch_size = BATCH;
-            if (option == 1) cfg.s2meta.scope = MELON_SCOPE_FULL;
-            if (option == 2) cfg.s2meta.steps = 3;
-            if (option == 3) cfg.s2meta.carry_state = 1;
-            if (option == 4) cfg.s2meta.meta_data = MELON_META_NEXT_BATCH;
+            cfg.run.batch_size = BATCH;
+            if (option == 1) cfg.strategy.s2meta.scope = MELON_SCOPE_FULL;
+            if (option == 2) cfg.strategy.s2meta.steps = 3;
+            if (option == 3) cfg.strategy.s2meta.carry_state = 1;
+            if (option == 4) cfg.strategy.s2meta.meta_data = MELON_META_NEXT_BATCH;
             if (option == 5) {
-                cfg.s2meta.steps = 4;
-                cfg.s2meta.flexible = 1;
-                cfg.s2meta.min_steps = 1;
+                cfg.strategy.s2meta.steps = 4;
+                cfg.strategy.s2meta.flexible = 1;
+                cfg.strategy.s2meta.min_steps = 1;
             }
             melon_strategy s;
             melon_err err = {{0}};
-            if (melon_strategy_create(&s, "s2meta", &m, &cfg, &err) != 0)
+            if (melon_config_create_strategy(&s, "s2meta", &m, &cfg, &err) != 0)
                 fail_msg("%s", err.msg);
             melon_triple batch[BATCH];
             for (size_t begin = 40; begin + BATCH <= 56; begin += BATCH) {

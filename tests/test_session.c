@@ -5,7 +5,7 @@
 
 #include "melon/melon.h"
 #include "melon/model.h"
-#include "melon/runner.h"
+#include "eval/runner.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -60,6 +60,31 @@ static void test_settings(void **state) {
     assert_string_equal(value, "default");
     assert_int_equal(melon_get_setting(s, "nope", value, sizeof value, &err), -1);
     melon_free(s);
+    /* strategy options by name, checked against their ranges; where a run
+     * writes is not a setting of a session */
+    const char *melon_opts[] = {"model=bpr", "strategy=melon", "melon-variant=official",
+                                "melon-meta-lr=0.0005", "max-edge=7"};
+    assert_int_equal(melon_create(&s, melon_opts, 5, &err), 0);
+    assert_int_equal(melon_get_setting(s, "melon-meta-lr", value, sizeof value, &err), 0);
+    assert_string_equal(value, "0.0005");
+    assert_int_equal(melon_get_setting(s, "max-edge", value, sizeof value, &err), 0);
+    assert_string_equal(value, "7");
+    /* a checkpoint keeps them */
+    const char *path = test_tmp_path("settings.ckpt");
+    assert_int_equal(melon_save(s, path, &err), 0);
+    melon_free(s);
+    assert_int_equal(melon_open(&s, path, &err), 0);
+    assert_int_equal(melon_get_setting(s, "melon-variant", value, sizeof value, &err), 0);
+    assert_string_equal(value, "official");
+    assert_int_equal(melon_get_setting(s, "melon-meta-lr", value, sizeof value, &err), 0);
+    assert_string_equal(value, "0.0005");
+    melon_free(s);
+    const char *out_of_range[] = {"strategy=melon", "melon-meta-lr=-1"};
+    assert_int_equal(melon_create(&s, out_of_range, 2, &err), -1);
+    assert_non_null(strstr(err.msg, "melon-meta-lr"));
+    const char *output[] = {"out=r.json"};
+    assert_int_equal(melon_create(&s, output, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "'out'"));
 }
 
 static void assert_stats_equal(const melon_stats *a, const melon_stats *b) {
@@ -254,14 +279,13 @@ static void test_live_matches_run(void **state) {
     for (int mk = 0; mk < 2; mk++) {
         melon_config cfg;
         melon_config_default(&cfg);
-        cfg.data_files[0] = path;
-        cfg.n_data_files = 1;
-        cfg.batch_size = 64;
-        cfg.epochs = 2;
-        cfg.progress = 0;
-        cfg.threads = 2;
-        cfg.model = models[mk];
-        cfg.model_cfg.dim = 8;
+        cfg.data.files = path;
+        cfg.run.batch_size = 64;
+        cfg.run.epochs = 2;
+        cfg.run.progress = 0;
+        cfg.run.threads = 2;
+        cfg.model.name = models[mk];
+        cfg.model.dim = 8;
         melon_run_result res;
         melon_err err;
         assert_int_equal(melon_run(&cfg, &res, &err), 0);

@@ -13,7 +13,7 @@
 #include "test_support.h"
 
 #include "update/melon_paper/melon_paper.h"
-#include "melon/config.h"
+#include "eval/config.h"
 #include "melon/history.h"
 #include "melon/negatives.h"
 
@@ -91,10 +91,10 @@ static int rank_of(const char *strategy, const melon_stream *s, double *ratio) {
     melon_err err = {{0}};
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.model = "ncf";
+    cfg.model.name = "ncf";
     melon_split split;
-    assert_int_equal(melon_split_make(&split, s->n, cfg.batch_size,
-                                      cfg.train_ratio, &err), 0);
+    assert_int_equal(melon_split_make(&split, s->n, cfg.run.batch_size,
+                                      cfg.run.train_ratio, &err), 0);
     melon_pair_index pairs;
     melon_history history;
     melon_model model;
@@ -104,14 +104,14 @@ static int rank_of(const char *strategy, const melon_stream *s, double *ratio) {
     size_t past_end = melon_batch_begin(&split, split.n_past);
     assert_int_equal(melon_history_append(&history, s, 0, past_end, &err), 0);
     assert_int_equal(melon_model_create(&model, "ncf", s->n_users, s->n_items,
-                                        &cfg.model_cfg, 2 * cfg.batch_size, &err), 0);
-    if (melon_strategy_create(&strat, strategy, &model, &cfg, &err) != 0)
+                                        &cfg.model, 2 * cfg.run.batch_size, &err), 0);
+    if (melon_config_create_strategy(&strat, strategy, &model, &cfg, &err) != 0)
         fail_msg("%s", err.msg);
     melon_rng rng;
-    melon_rng_seed_stream(&rng, cfg.seed, 1);
-    melon_triple *batch = malloc((size_t)cfg.batch_size * sizeof *batch);
+    melon_rng_seed_stream(&rng, cfg.run.seed, 1);
+    melon_triple *batch = malloc((size_t)cfg.run.batch_size * sizeof *batch);
     assert_non_null(batch);
-    melon_context ctx = {&model, s, &history, &pairs, &rng, &cfg,
+    melon_context ctx = {&model, s, &history, &pairs, &rng,
                          MELON_PHASE_PRETRAIN, 0, 0, 0};
     /* a short pre-training: the last past batches, meta step and update */
     for (size_t b = split.n_past - PRETRAIN_BATCHES; b <= split.n_past; b++) {

@@ -2,8 +2,8 @@
  * strategy on BPR-MF and NCF (slow: left out of the sanitizer pass). */
 #include "test_support.h"
 
-#include "melon/runner.h"
-#include "melon/strategy.h"
+#include "eval/runner.h"
+#include "update/strategy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,15 +32,14 @@ static void test_run_resume_every_strategy(void **state) {
         for (const char *const *name = melon_strategy_names; *name; name++) {
             melon_config cfg;
             melon_config_default(&cfg);
-            cfg.data_files[0] = path;
-            cfg.n_data_files = 1;
-            cfg.batch_size = 64;
-            cfg.epochs = 1;
-            cfg.progress = 0;
-            cfg.threads = 2;
-            cfg.model = models[mk];
-            cfg.model_cfg.dim = 8;
-            cfg.strategy = *name;
+            cfg.data.files = path;
+            cfg.run.batch_size = 64;
+            cfg.run.epochs = 1;
+            cfg.run.progress = 0;
+            cfg.run.threads = 2;
+            cfg.model.name = models[mk];
+            cfg.model.dim = 8;
+            cfg.run.strategy = *name;
             melon_run_result full, resumed;
             melon_err err;
             int rc = melon_run(&cfg, &full, &err);
@@ -50,16 +49,19 @@ static void test_run_resume_every_strategy(void **state) {
             }
             if (rc != 0) fail_msg("%s/%s: %s", models[mk], *name, err.msg);
             /* 7 online batches: the last checkpoint is after the 5th */
-            cfg.checkpoint = ckpt;
-            cfg.checkpoint_every = 5;
+            cfg.run.checkpoint = ckpt;
+            cfg.run.checkpoint_every = 5;
             melon_run_result with_ckpt;
             assert_int_equal(melon_run(&cfg, &with_ckpt, &err), 0);
             melon_run_result_free(&with_ckpt);
             melon_config again;
             melon_config_default(&again);
-            again.threads = 2;
-            again.progress = 0;
-            if (melon_run_resume(ckpt, &again, &resumed, &err) != 0) {
+            again.run.threads = 2;
+            again.run.progress = 0;
+            melon_config ran;
+            rc = melon_run_resume(ckpt, &again, &ran, &resumed, &err);
+            melon_config_free(&ran);
+            if (rc != 0) {
                 print_error("%s/%s: resume: %s\n", models[mk], *name, err.msg);
                 failures++;
                 melon_run_result_free(&full);

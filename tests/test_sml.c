@@ -202,13 +202,13 @@ static void sml_case_open(sml_case *c, melon_sml_loss loss) {
     memset(c, 0, sizeof *c);
     tiny_model(&c->model, "bpr", 0.6f, 11, BATCH);
     melon_config_default(&c->cfg);
-    c->cfg.batch_size = BATCH;
-    c->cfg.sml.hidden = TEST_HIDDEN;
-    c->cfg.sml.loss = loss;
-    c->cfg.sml.lr = 0.3f;
-    c->cfg.sml.l2 = 0.05f;
+    c->cfg.run.batch_size = BATCH;
+    c->cfg.strategy.sml.hidden = TEST_HIDDEN;
+    c->cfg.strategy.sml.loss = loss;
+    c->cfg.strategy.sml.lr = 0.3f;
+    c->cfg.strategy.sml.l2 = 0.05f;
     melon_err err = {{0}};
-    if (melon_strategy_create(&c->s, "sml", &c->model, &c->cfg, &err) != 0)
+    if (melon_config_create_strategy(&c->s, "sml", &c->model, &c->cfg, &err) != 0)
         fail_msg("%s", err.msg);
     c->st = c->s.impl;
     c->ctx.model = &c->model;
@@ -351,12 +351,12 @@ static void update_uses_only_the_batch_mean_gradient(void **state) {
     tiny_model(&m, "bpr", 0.6f, 13, BATCH);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = BATCH;
-    cfg.sml.hidden = TEST_HIDDEN;
-    cfg.sml.l2 = 0.05f;
+    cfg.run.batch_size = BATCH;
+    cfg.strategy.sml.hidden = TEST_HIDDEN;
+    cfg.strategy.sml.l2 = 0.05f;
     melon_strategy s;
     melon_err err = {{0}};
-    assert_int_equal(melon_strategy_create(&s, "sml", &m, &cfg, &err), 0);
+    assert_int_equal(melon_config_create_strategy(&s, "sml", &m, &cfg, &err), 0);
     sml_state *st = s.impl;
     sml_ref r;
     sml_ref_open(&r, st, &m); /* nothing kept yet */
@@ -391,7 +391,7 @@ static void update_uses_only_the_batch_mean_gradient(void **state) {
         g[3][t->item] -= kappa / N0;
         g[3][t->negative] += kappa / N0;
     }
-    double lr = cfg.sml.lr, eps = cfg.optim.eps;
+    double lr = cfg.strategy.sml.lr, eps = cfg.optim.eps;
     int checked = 0;
     for (int side = 0; side < SML_SIDES; side++) {
         int k = st->tensor[side], b = st->bias[side];
@@ -412,7 +412,7 @@ static void update_uses_only_the_batch_mean_gradient(void **state) {
                 double acc = 0.0;
                 for (int e = 0; e < d; e++)
                     acc += g[k][(size_t)row * d + e] * (up[e] - down[e]) / (2 * META_FD_STEP);
-                grad_hat[c] = acc + cfg.sml.l2 * (side == SML_USERS ? looks / 2 : looks) * w[c];
+                grad_hat[c] = acc + cfg.strategy.sml.l2 * (side == SML_USERS ? looks / 2 : looks) * w[c];
             }
             for (int c = 0; c < d; c++)
                 hat[c] = w[c] - lr * grad_hat[c] / (fabs(grad_hat[c]) + eps);
@@ -434,17 +434,16 @@ static void update_uses_only_the_batch_mean_gradient(void **state) {
 /* A short run through the runner on BPR-MF (1,000 interactions, batch
  * 64, d 4, one epoch, `threads` threads); returns NDCG@10. */
 static double short_run(const char *path, melon_config *cfg, int threads) {
-    cfg->data_files[0] = path;
-    cfg->n_data_files = 1;
-    cfg->dataset_name = "test";
-    cfg->batch_size = 64;
-    cfg->epochs = 1;
-    cfg->threads = threads;
-    cfg->progress = 0;
-    cfg->model = "bpr";
-    cfg->model_cfg.dim = 4;
-    cfg->strategy = "sml";
-    cfg->sml.hidden = 64;
+    cfg->data.files = path;
+    cfg->data.name = "test";
+    cfg->run.batch_size = 64;
+    cfg->run.epochs = 1;
+    cfg->run.threads = threads;
+    cfg->run.progress = 0;
+    cfg->model.name = "bpr";
+    cfg->model.dim = 4;
+    cfg->run.strategy = "sml";
+    cfg->strategy.sml.hidden = 64;
     return run_checked(cfg);
 }
 
@@ -459,9 +458,9 @@ static void runs_and_options(void **state) {
     assert_true(short_run(path, &cfg, 2) == first);
     for (int variant = 0; variant < 3; variant++) {
         melon_config_default(&cfg);
-        if (variant == 0) cfg.sml.all_rows = 1;
-        if (variant == 1) cfg.sml.loss = MELON_SML_BCE;
-        if (variant == 2) cfg.sml.inner = 3;
+        if (variant == 0) cfg.strategy.sml.all_rows = 1;
+        if (variant == 1) cfg.strategy.sml.loss = MELON_SML_BCE;
+        if (variant == 2) cfg.strategy.sml.inner = 3;
         short_run(path, &cfg, 1);
     }
 }
@@ -473,10 +472,10 @@ static void ncf_is_refused(void **state) {
     tiny_model(&m, "ncf", 0.1f, 1, BATCH);
     melon_config cfg;
     melon_config_default(&cfg);
-    cfg.batch_size = BATCH;
+    cfg.run.batch_size = BATCH;
     melon_strategy s;
     melon_err err = {{0}};
-    assert_int_equal(melon_strategy_create(&s, "sml", &m, &cfg, &err),
+    assert_int_equal(melon_config_create_strategy(&s, "sml", &m, &cfg, &err),
                      MELON_NOT_APPLICABLE);
     assert_non_null(strstr(err.msg, "bpr"));
     assert_non_null(strstr(err.msg, "N/A"));
@@ -500,10 +499,10 @@ static void save_and_load_round_trip(void **state) {
     tiny_model(&m2, "bpr", 0.6f, 11, BATCH);
     melon_model_copy_values(&m2, &a.model);
     melon_config cfg = a.cfg;
-    cfg.seed = 77;
+    cfg.run.seed = 77;
     melon_strategy b;
     melon_err err = {{0}};
-    assert_int_equal(melon_strategy_create(&b, "sml", &m2, &cfg, &err), 0);
+    assert_int_equal(melon_config_create_strategy(&b, "sml", &m2, &cfg, &err), 0);
     const char *path = test_tmp_path("sml.state");
     assert_int_equal(melon_strategy_save(&a.s, path, &err), 0);
     assert_int_equal(melon_strategy_load(&b, path, &err), 0);

@@ -13,9 +13,9 @@ static void restore_undoes_a_trial_on_touched_rows(void **state) {
     melon_model_config cfg;
     melon_model_config_default(&cfg);
     cfg.dim = 4;
-    cfg.n_layers = 2;
-    cfg.layers[0] = 6;
-    cfg.layers[1] = 3;
+    cfg.layers.n = 2;
+    cfg.layers.w[0] = 6;
+    cfg.layers.w[1] = 3;
     melon_model m;
     melon_err err = {{0}};
     assert_int_equal(melon_model_create(&m, "ncf", 5, 7, &cfg, 4, &err), 0);

@@ -76,14 +76,14 @@ typedef struct melon_session melon_session;
 
 /* ---- Creating a session ------------------------------------------------
  *
- * settings: n strings "name=value". The names are the options of `melon
- * run` (see `melon run --help`) that shape a model, a strategy or the
- * batches: model, strategy, seed, batch-size, epochs, dim, layers,
- * init-std, optimizer, lr, l2, dense-adam, threads, negatives and every
- * strategy option (melon-*, eals-*, mwnet-*, metasgd-*, s2meta-*, sml-*).
- * Flags take
- * 1/0 (also on/off, true/false). negatives=N|all as `melon run
- * --negatives`. Session settings:
+ * settings: n strings "name=value". The names are the settings of `melon
+ * run` (see `melon run --help`), from its settings tables: model, strategy,
+ * seed, batch-size, epochs, dim, layers, init-std, optimizer, lr, l2,
+ * dense-adam, threads, negatives and every strategy option (melon-*,
+ * eals-*, mwnet-*, metasgd-*, s2meta-*, sml-*), with the same ranges; where
+ * a run writes (out, checkpoint, ...) is refused. Flags take on/off (also
+ * 1/0, true/false); melon_get_setting gives them as on/off. negatives=N|all
+ * as `melon run --negatives`. Session settings:
  *   evaluate=1   rank each observed event against its evaluation negatives
  *                before its batch updates the model (0: skip, rank NONE)
  * Unset names keep `melon run`'s defaults. An unknown name or a bad value

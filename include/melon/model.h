@@ -11,13 +11,14 @@
 #define MELON_MODEL_H
 
 #include "melon/common.h"
+#include "melon/settings.h"
 #include "melon/stream.h"
 
 #include <stdint.h>
 #include <stdio.h>
 
 #define MELON_MAX_TENSORS 16
-#define MELON_MAX_LAYERS 8
+#define MELON_MAX_LAYERS MELON_MAX_WIDTHS
 #define MELON_SCORE_ITEMS_BLOCK 256  /* users per product in score_items */
 
 typedef enum {
@@ -74,14 +75,16 @@ typedef struct {
 typedef enum { MELON_TOWER_NORMAL, MELON_TOWER_HE } melon_tower_init;
 
 typedef struct {
-    int dim;                        /* embedding size d (64) */
-    int n_layers;                   /* NCF tower widths (4 x 64) */
-    int layers[MELON_MAX_LAYERS];
-    float init_std;                 /* normal(0, init_std) init (0.01) */
-    melon_tower_init tower_init;    /* NCF tower weights (MELON_TOWER_NORMAL) */
-    uint64_t seed;
+    const char *name;               /* "bpr", "ncf" or "pop" */
+    int dim;                        /* embedding size d */
+    melon_widths layers;            /* NCF tower widths */
+    float init_std;                 /* normal(0, init_std) init */
+    melon_tower_init tower_init;    /* NCF tower weights */
+    uint64_t seed;                  /* the run's seed */
 } melon_model_config;
 
+/* model, dim, layers, init-std (model_settings.c) */
+extern const melon_settings_table melon_model_settings;
 void melon_model_config_default(melon_model_config *cfg);
 
 typedef struct melon_model melon_model;

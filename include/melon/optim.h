@@ -6,6 +6,7 @@
 
 #include "melon/grad.h"
 #include "melon/model.h"
+#include "melon/settings.h"
 
 #include <stdio.h>
 
@@ -13,14 +14,16 @@ typedef enum { MELON_OPT_ADAM, MELON_OPT_SGD } melon_optimizer_kind;
 
 typedef struct {
     melon_optimizer_kind kind;
-    float lr;        /* 1e-3 */
-    float l2;        /* 1e-6, added to the gradient of decayed tensors */
+    float lr;
+    float l2;        /* added to the gradient of decayed tensors */
     float beta1;     /* 0.9 */
     float beta2;     /* 0.999 */
     float eps;       /* 1e-8 */
     int dense;       /* Adam: move every table row each step (PyTorch) */
 } melon_optimizer_config;
 
+/* lr, l2, optimizer, dense-adam (optim_settings.c) */
+extern const melon_settings_table melon_optimizer_settings;
 void melon_optimizer_config_default(melon_optimizer_config *cfg);
 
 typedef struct {

@@ -5,6 +5,7 @@
 #define MELON_STREAM_H
 
 #include "melon/common.h"
+#include "melon/settings.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,24 @@ typedef struct {
 } melon_load_options;
 
 void melon_load_options_default(melon_load_options *opt);
+
+#define MELON_MAX_FILES 64
+
+/* The data of a run: files (comma-separated, read in order), the name in
+ * the results, how to read them. */
+typedef struct {
+    const char *files;
+    const char *name;             /* NULL: the first file's folder */
+    melon_load_options load;
+} melon_data_config;
+
+/* data, name, format, columns, min-user, min-item (data_settings.c) */
+extern const melon_settings_table melon_data_settings;
+void melon_data_config_default(melon_data_config *cfg);
+/* Splits cfg->files at the commas into paths[] (at most MELON_MAX_FILES),
+ * pointing into buf (cap bytes); returns the count, or -1 with err. */
+int melon_data_split_files(const char *files, char *buf, size_t cap,
+                           const char **paths, melon_err *err);
 
 /* A loaded, time-sorted stream with dense ids. */
 typedef struct {

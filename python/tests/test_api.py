@@ -11,7 +11,7 @@ def test_settings_are_keywords(small):
     rec = melon.Recommender(**{**small, "batch_size": 64, "dense_adam": True,
                                "lr": 0.01})
     assert rec.get_setting("batch_size") == "64"
-    assert rec.get_setting("dense-adam") == "1"
+    assert rec.get_setting("dense-adam") == "on"
     assert float(rec.get_setting("lr")) == pytest.approx(0.01)
     assert rec.get_setting("strategy") == "default"
 

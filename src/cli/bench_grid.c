@@ -4,7 +4,7 @@
 #include "cli.h"
 
 #include "fetch/fetch.h"
-#include "melon/strategy.h"
+#include "update/strategy.h"
 
 #include <errno.h>
 #include <stdlib.h>

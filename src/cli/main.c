@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MELON_VERSION "0.1.0"
 
 /* Idle OpenMP threads sleep at once instead of spinning: on a machine
  * shared with other work, a spinning thread takes the core that the run's

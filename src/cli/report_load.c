@@ -3,7 +3,7 @@
 #include "json_file.h"
 #include "report.h"
 
-#include "melon/runner.h"
+#include "eval/runner.h"
 
 #include <cJSON.h>
 #include <ftw.h>

@@ -10,8 +10,8 @@
 #ifndef MELON_DIST_H
 #define MELON_DIST_H
 
-#include "melon/config.h"
-#include "melon/runner.h"
+#include "eval/config.h"
+#include "eval/runner.h"
 
 /* Starts MPI, runs cfg's protocol across MPI_COMM_WORLD and stops MPI.
  * Every process returns the same status; *is_root is 1 on rank 0 only,

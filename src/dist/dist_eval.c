@@ -124,7 +124,7 @@ int melon_dist_evaluate(dist_state *ds, size_t batch, size_t begin,
     remote.ops = &remote_ops;
     remote.impl = ds;
     int rc = melon_evaluate_batch(&ds->evaluator, &remote, ds->stream,
-                                  &ds->pairs, &ds->history, ds->cfg->seed,
+                                  &ds->pairs, &ds->history, ds->cfg->run.seed,
                                   batch, begin, end, err);
     step = rc == 0 ? SCORES_DONE : SCORES_FAILED;
     bcast_step(ds, &step);

@@ -9,7 +9,7 @@
 #include "melon/history.h"
 #include "melon/negatives.h"
 #include "melon/optim.h"
-#include "melon/runner.h"
+#include "eval/runner.h"
 
 #include <mpi.h>
 

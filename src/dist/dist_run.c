@@ -56,8 +56,8 @@ static int table_width(const melon_model *m, melon_tensor_kind kind) {
 }
 
 static int alloc_scratch(dist_state *ds, melon_err *err) {
-    size_t bs = (size_t)ds->cfg->batch_size, R = (size_t)ds->n_ranks;
-    size_t cands = bs * (size_t)(ds->cfg->negatives + 1);
+    size_t bs = (size_t)ds->cfg->run.batch_size, R = (size_t)ds->n_ranks;
+    size_t cands = bs * (size_t)(ds->cfg->run.negatives + 1);
     size_t widest = (size_t)(ds->user_width > ds->item_width ? ds->user_width
                                                              : ds->item_width);
     size_t floats = 2 * bs * widest > cands ? 2 * bs * widest : cands;
@@ -106,16 +106,16 @@ static int alloc_scratch(dist_state *ds, melon_err *err) {
 
 /* The settings the distributed replay covers; the rest say so up front. */
 static int check_settings(const melon_config *cfg, melon_err *err) {
-    if (strcmp(cfg->strategy, "default") != 0)
+    if (strcmp(cfg->run.strategy, "default") != 0)
         return melon_fail(err, "--distributed replays the default strategy "
-                               "only (got '%s')", cfg->strategy);
-    if (cfg->validation > 0.0)
+                               "only (got '%s')", cfg->run.strategy);
+    if (cfg->run.validation > 0.0)
         return melon_fail(err, "--distributed replays the test stream; "
                                "--validation runs on one process");
-    if (cfg->save_model)
+    if (cfg->run.save_model)
         return melon_fail(err, "--distributed keeps the model sharded; "
                                "--save-model runs on one process");
-    if (cfg->negatives == MELON_NEGATIVES_ALL)
+    if (cfg->run.negatives == MELON_NEGATIVES_ALL)
         return melon_fail(err, "--distributed ranks against sampled "
                                "negatives; --negatives all runs on one "
                                "process");
@@ -125,13 +125,13 @@ static int check_settings(const melon_config *cfg, melon_err *err) {
 static int setup(dist_state *ds, melon_err *err) {
     const melon_config *cfg = ds->cfg;
     const melon_stream *s = ds->stream;
-    if (melon_split_make(&ds->split, s->n, cfg->batch_size, cfg->train_ratio,
+    if (melon_split_make(&ds->split, s->n, cfg->run.batch_size, cfg->run.train_ratio,
                          err) != 0 ||
         melon_pair_index_build(&ds->pairs, s, err) != 0 ||
         (ds->rank == 0 &&
          (melon_history_init(&ds->history, s->n_users, s->n_items, err) != 0 ||
-          melon_evaluator_init(&ds->evaluator, cfg->negatives,
-                               (size_t)cfg->batch_size, s->n_users,
+          melon_evaluator_init(&ds->evaluator, cfg->run.negatives,
+                               (size_t)cfg->run.batch_size, s->n_users,
                                s->n_items, err) != 0)) ||
         melon_shard_map_init(&ds->users, s->n_users, ds->n_ranks, USER_SALT,
                              err) != 0 ||
@@ -140,13 +140,13 @@ static int setup(dist_state *ds, melon_err *err) {
         melon_shard_model_create(&ds->shard, cfg, &ds->users, &ds->items,
                                  ds->rank, err) != 0 ||
         melon_optimizer_init(&ds->opt, &ds->shard, &cfg->optim, err) != 0 ||
-        melon_sparse_grad_init(&ds->grad, &ds->shard, cfg->batch_size,
+        melon_sparse_grad_init(&ds->grad, &ds->shard, cfg->run.batch_size,
                                err) != 0 ||
-        melon_grads_init(&ds->slots, &ds->shard, cfg->batch_size, err) != 0)
+        melon_grads_init(&ds->slots, &ds->shard, cfg->run.batch_size, err) != 0)
         return -1;
     ds->user_width = table_width(&ds->shard, MELON_USER_TABLE);
     ds->item_width = table_width(&ds->shard, MELON_ITEM_TABLE);
-    melon_rng_seed_stream(&ds->train_rng, cfg->seed, 1);
+    melon_rng_seed_stream(&ds->train_rng, cfg->run.seed, 1);
     return alloc_scratch(ds, err);
 }
 
@@ -175,7 +175,7 @@ static int alloc_result(melon_run_result *res, const dist_state *ds,
     res->n_interactions = ds->stream->n;
     res->n_batches = ds->split.n_batches;
     res->n_test_batches = ds->split.n_batches - ds->split.n_past;
-    res->epochs = ds->cfg->epochs;
+    res->epochs = ds->cfg->run.epochs;
     size_t n = res->n_test_batches ? res->n_test_batches : 1;
     res->per_batch = melon_calloc(n, sizeof *res->per_batch, err);
     res->update_seconds = melon_calloc(n, sizeof(double), err);
@@ -194,8 +194,8 @@ static int pretrain(dist_state *ds, melon_run_result *res, melon_err *err) {
     if (!order) return -1;
     for (size_t b = 0; b < n_past; b++) order[b] = (int32_t)b;
     melon_rng order_rng;
-    melon_rng_seed_stream(&order_rng, ds->cfg->seed, 2);
-    for (int epoch = 0; epoch < ds->cfg->epochs; epoch++) {
+    melon_rng_seed_stream(&order_rng, ds->cfg->run.seed, 2);
+    for (int epoch = 0; epoch < ds->cfg->run.epochs; epoch++) {
         melon_rng_shuffle_i32(&order_rng, order, n_past);
         double loss_sum = 0.0;
         for (size_t k = 0; k < n_past; k++) {
@@ -268,12 +268,16 @@ static int agree(const dist_state *ds, int rc) {
 static int replay(dist_state *ds, melon_run_result *res, melon_err *err) {
     const melon_config *cfg = ds->cfg;
     melon_stream stream;
-    melon_load_options load = cfg->load;
+    melon_load_options load = cfg->data.load;
     if (ds->rank != 0) load.notes = NULL;  /* rank 0 reports skipped records */
     if (check_settings(cfg, err) != 0) return -1;  /* alike everywhere */
     double t0 = melon_now();
-    int rc = melon_stream_load(&stream, cfg->data_files, cfg->n_data_files,
-                               &load, err);
+    char buf[16384];
+    const char *paths[MELON_MAX_FILES];
+    int n_paths = melon_data_split_files(cfg->data.files, buf, sizeof buf,
+                                         paths, err);
+    int rc = n_paths < 0 ? -1
+                         : melon_stream_load(&stream, paths, n_paths, &load, err);
     if (agree(ds, rc) != 0) {
         if (rc == 0) melon_stream_free(&stream);
         if (rc == 0) melon_fail(err, "another process could not load the data");
@@ -285,8 +289,8 @@ static int replay(dist_state *ds, melon_run_result *res, melon_err *err) {
     rc = setup(ds, err);
     if (rc == 0)
         rc = alloc_result(res, ds, err);
-    if (rc == 0 && ds->rank == 0 && cfg->ranks_csv) {
-        rc = melon_atomic_open(&ranks, cfg->ranks_csv, err);
+    if (rc == 0 && ds->rank == 0 && cfg->run.ranks_csv) {
+        rc = melon_atomic_open(&ranks, cfg->run.ranks_csv, err);
         if (rc == 0)
             fputs("batch,user,item,rank,user_interactions_before,repeat,"
                   "negatives\n", ranks.f);
@@ -308,7 +312,7 @@ static int replay(dist_state *ds, melon_run_result *res, melon_err *err) {
     if (ds->rank == 0) {
         melon_run_result_summarise_times(res, err);
         melon_losses_diverged(res->pretrain_loss, res->epochs, res->train_loss,
-                              res->n_test_batches, cfg->strategy, res->warning,
+                              res->n_test_batches, cfg->run.strategy, res->warning,
                               sizeof res->warning);
         if (ranks.f && melon_atomic_commit(&ranks, err) != 0) goto done;
     }
@@ -348,7 +352,7 @@ int melon_dist_run(const melon_config *cfg, melon_run_result *res,
     MPI_Comm_rank(ds.comm, &ds.rank);
     MPI_Comm_size(ds.comm, &ds.n_ranks);
     *is_root = ds.rank == 0;
-    int threads = cfg->threads > 0 ? cfg->threads : omp_get_num_procs();
+    int threads = cfg->run.threads > 0 ? cfg->run.threads : omp_get_num_procs();
     omp_set_num_threads(threads);
     int rc = replay(&ds, res, err);
     /* rank 0 prints its own error; another process prints its error only
@@ -363,7 +367,7 @@ int melon_dist_run(const melon_config *cfg, melon_run_result *res,
     MPI_Reduce(&rss, &peak, 1, MPI_DOUBLE, MPI_MAX, 0, ds.comm);
     res->peak_rss_mb = peak;
     res->total_s = melon_now() - start;
-    report_exchanges(&ds, rc == 0 && !cfg->quiet, res->total_s);
+    report_exchanges(&ds, rc == 0 && !cfg->run.quiet, res->total_s);
     MPI_Finalize();
     return rc;
 }

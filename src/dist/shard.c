@@ -45,9 +45,11 @@ int melon_shard_model_create(melon_model *shard, const melon_config *cfg,
                              const melon_shard_map *items, int rank,
                              melon_err *err) {
     int32_t n_users = users->n_owned[rank], n_items = items->n_owned[rank];
-    if (melon_model_create(shard, cfg->model, n_users > 0 ? n_users : 1,
-                           n_items > 0 ? n_items : 1, &cfg->model_cfg,
-                           cfg->batch_size, err) != 0)
+    melon_model_config model_cfg = cfg->model;
+    model_cfg.seed = cfg->run.seed; /* the model's init follows the run's seed */
+    if (melon_model_create(shard, model_cfg.name, n_users > 0 ? n_users : 1,
+                           n_items > 0 ? n_items : 1, &model_cfg,
+                           cfg->run.batch_size, err) != 0)
         return -1;
     float *row = NULL;
     for (int k = 0; k < shard->n_tensors; k++) {
@@ -57,7 +59,7 @@ int melon_shard_model_create(melon_model *shard, const melon_config *cfg,
             melon_model_free(shard);
             return melon_fail(err, "the distributed replay shards embedding "
                                    "tables only; model '%s' has the dense "
-                                   "tensor '%s'", cfg->model, t->name);
+                                   "tensor '%s'", cfg->model.name, t->name);
         }
         free(row);
         row = melon_alloc((size_t)t->cols * sizeof *row, err);

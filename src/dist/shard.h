@@ -2,7 +2,7 @@
 #ifndef MELON_DIST_SHARD_H
 #define MELON_DIST_SHARD_H
 
-#include "melon/config.h"
+#include "eval/config.h"
 #include "melon/model.h"
 
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* Whether a run's losses say its updates diverged (runner.h,
  * melon_losses_diverged): used by the runner on every run and by the
  * report on result files. */
-#include "melon/runner.h"
+#include "eval/runner.h"
 
 #include <math.h>
 #include <stdio.h>

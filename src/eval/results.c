@@ -1,9 +1,11 @@
 /* Result writers: the JSON of protocol.md section 7, the per-batch CSV and
  * the table printed at the end of a run. */
 #include "melon/atomic_file.h"
+#include "eval/runner.h"
 #include "melon/evaluate.h"
-#include "melon/runner.h"
+#include "melon/settings.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -32,33 +34,78 @@ static const char *optimizer_name(const melon_optimizer_config *o) {
     return o->dense ? "adam-dense" : "adam";
 }
 
-/* Settings that differ from the protocol's defaults (protocol.md says a run
- * that deviates must say so in its output). */
-static int list_deviations(const melon_config *cfg, char out[][96], int cap) {
-    int n = 0;
-    if (cfg->batch_size != 256 && n < cap)
-        snprintf(out[n++], 96, "batch_size %d (protocol: 256)", cfg->batch_size);
-    if (fabs(cfg->train_ratio - 0.8) > 1e-12 && n < cap)
-        snprintf(out[n++], 96, "train_ratio %g (protocol: 0.8)", cfg->train_ratio);
-    if (cfg->epochs != 5 && n < cap)
-        snprintf(out[n++], 96, "epochs %d (protocol: 5)", cfg->epochs);
-    if (cfg->model_cfg.dim != 64 && n < cap)
-        snprintf(out[n++], 96, "embedding size %d (protocol: 64)", cfg->model_cfg.dim);
-    if (fabsf(cfg->optim.lr - 1e-3f) > 1e-9f && n < cap)
-        snprintf(out[n++], 96, "learning rate %g (protocol: 0.001)", cfg->optim.lr);
-    if (fabsf(cfg->optim.l2 - 1e-6f) > 1e-12f && n < cap)
-        snprintf(out[n++], 96, "L2 %g (protocol: 1e-06)", cfg->optim.l2);
-    if (cfg->optim.kind == MELON_OPT_SGD && n < cap)
-        snprintf(out[n++], 96, "optimizer sgd (protocol: adam)");
-    if (cfg->negatives == MELON_NEGATIVES_ALL && n < cap)
-        snprintf(out[n++], 96, "negatives: every item not interacted with "
-                               "(protocol: 99 sampled)");
-    else if (cfg->negatives != MELON_EVAL_NEGATIVES && n < cap)
-        snprintf(out[n++], 96, "negatives %d (protocol: 99)", cfg->negatives);
-    if (cfg->model_cfg.tower_init == MELON_TOWER_HE &&
-        strcmp(cfg->model, "ncf") == 0 && n < cap)
-        snprintf(out[n++], 96, "NCF tower init he (protocol: normal(0, 0.01))");
+/* One line of "protocol_deviations": "batch-size 64 (protocol: 256)" */
+#define DEVIATION_TEXT 192
+
+/* The settings the protocol fixes (MELON_SETTING_PROTOCOL) whose value is
+ * not the protocol's (protocol.md: a run that deviates says so). */
+static int list_deviations(const melon_config *cfg, char out[][DEVIATION_TEXT], int cap) {
+    melon_config_room rooms[MELON_MAX_ROOMS];
+    int n_rooms = melon_config_run_rooms(cfg, rooms, MELON_MAX_ROOMS), n = 0;
+    for (int r = 0; r < n_rooms; r++) {
+        const melon_settings_table *t = rooms[r].table;
+        const void *room = (const char *)cfg + rooms[r].offset;
+        for (int k = 0; k < t->n && n < cap; k++) {
+            const melon_setting *s = &t->settings[k];
+            if (!(s->flags & MELON_SETTING_PROTOCOL) ||
+                melon_setting_is_default(s, room))
+                continue;
+            char now[64], def[64];
+            melon_setting_format(s, room, now, sizeof now);
+            melon_setting_default_text(s, def, sizeof def);
+            snprintf(out[n++], DEVIATION_TEXT, "%s %s (protocol: %s)", s->name, now, def);
+        }
+    }
     return n;
+}
+
+/* One setting as a JSON value: numbers as numbers, flags as booleans,
+ * unset strings as null, the rest (and named numbers) as strings. */
+static void json_setting(FILE *f, const melon_setting *s, const void *room) {
+    char text[1024];
+    melon_setting_format(s, room, text, sizeof text);
+    switch (s->type) {
+    case MELON_SETTING_INT:
+        if (isalpha((unsigned char)text[0])) json_string(f, text); /* "all" */
+        else fputs(text, f);
+        break;
+    case MELON_SETTING_U64:
+    case MELON_SETTING_FLOAT:
+    case MELON_SETTING_DOUBLE: fputs(text, f); break;
+    case MELON_SETTING_FLAG: fputs(text[1] == 'n' ? "true" : "false", f); break;
+    case MELON_SETTING_STRING:
+        if (!*(const char *const *)((const char *)room + s->offset)) {
+            fputs("null", f);
+            break;
+        }
+        json_string(f, text);
+        break;
+    default: json_string(f, text); break;
+    }
+}
+
+/* "config": every setting of the run, grouped by room (the run, data,
+ * model, the optimiser if the strategy steps with it, the strategy's own),
+ * so that `melon run --rerun` can repeat the run from this file alone;
+ * where the run wrote (MELON_SETTING_OUTPUT) is not part of it. */
+static void write_config(FILE *f, const melon_config *cfg) {
+    melon_config_room rooms[MELON_MAX_ROOMS];
+    int n_rooms = melon_config_run_rooms(cfg, rooms, MELON_MAX_ROOMS);
+    fputs("  \"config\": {\"melon_version\": ", f);
+    json_string(f, MELON_VERSION);
+    for (int r = 0; r < n_rooms; r++) {
+        const melon_settings_table *t = rooms[r].table;
+        const void *room = (const char *)cfg + rooms[r].offset;
+        fprintf(f, ",\n             \"%s\": {", t->room);
+        int shown = 0;
+        for (int k = 0; k < t->n; k++) {
+            if (t->settings[k].flags & MELON_SETTING_OUTPUT) continue;
+            fprintf(f, "%s\"%s\": ", shown++ ? ", " : "", t->settings[k].name);
+            json_setting(f, &t->settings[k], room);
+        }
+        fputc('}', f);
+    }
+    fputs("},\n", f);
 }
 
 /* The metrics in files and tables; a metric is a mean over interactions
@@ -109,11 +156,16 @@ static void json_double_array(FILE *f, const double *x, size_t n) {
 /* The dataset's name and files, as its object in the result file starts. */
 static void json_dataset_start(FILE *f, const melon_config *cfg) {
     fputs("{\"name\": ", f);
-    json_string(f, cfg->dataset_name ? cfg->dataset_name : "");
+    json_string(f, cfg->data.name ? cfg->data.name : "");
     fputs(", \"files\": [", f);
-    for (int k = 0; k < cfg->n_data_files; k++) {
+    char buf[16384];
+    const char *paths[MELON_MAX_FILES];
+    melon_err ignored;
+    int n_files = melon_data_split_files(cfg->data.files, buf, sizeof buf, paths,
+                                         &ignored);
+    for (int k = 0; k < n_files; k++) {
         if (k) fputs(", ", f);
-        json_string(f, cfg->data_files[k]);
+        json_string(f, paths[k]);
     }
     fputs("]", f);
 }
@@ -121,29 +173,30 @@ static void json_dataset_start(FILE *f, const melon_config *cfg) {
 /* The settings object of the result file. */
 static void json_settings(FILE *f, const melon_config *cfg) {
     fputs("{\"model\": ", f);
-    json_string(f, cfg->model);
+    json_string(f, cfg->model.name);
     fputs(", \"strategy\": ", f);
-    json_string(f, cfg->strategy);
+    json_string(f, cfg->run.strategy);
     fputs(", \"label\": ", f);
-    json_string(f, cfg->label ? cfg->label : cfg->strategy);
+    json_string(f, cfg->run.label ? cfg->run.label : cfg->run.strategy);
     fprintf(f, ", \"seed\": %llu,\n               \"batch_size\": %d, "
                "\"train_ratio\": %.17g, \"validation\": %.17g, \"epochs\": %d, "
                "\"threads\": %d,\n"
                "               \"dim\": %d, \"optimizer\": \"%s\", \"lr\": %.9g, "
                "\"l2\": %.9g, \"tower_init\": \"%s\", \"negatives\": ",
-            (unsigned long long)cfg->seed, cfg->batch_size, cfg->train_ratio,
-            cfg->validation, cfg->epochs, omp_get_max_threads(), cfg->model_cfg.dim,
-            optimizer_name(&cfg->optim), cfg->optim.lr, cfg->optim.l2,
-            cfg->model_cfg.tower_init == MELON_TOWER_HE ? "he" : "normal");
-    if (cfg->negatives == MELON_NEGATIVES_ALL) fputs("\"all\"}", f);
-    else fprintf(f, "%d}", cfg->negatives);
+            (unsigned long long)cfg->run.seed, cfg->run.batch_size,
+            cfg->run.train_ratio, cfg->run.validation, cfg->run.epochs,
+            omp_get_max_threads(), cfg->model.dim, optimizer_name(&cfg->optim),
+            cfg->optim.lr, cfg->optim.l2,
+            cfg->model.tower_init == MELON_TOWER_HE ? "he" : "normal");
+    if (cfg->run.negatives == MELON_NEGATIVES_ALL) fputs("\"all\"}", f);
+    else fprintf(f, "%d}", cfg->run.negatives);
 }
 
 void melon_write_run_settings(FILE *f, const melon_config *cfg) {
     fputs("{\"dataset\": ", f);
     json_dataset_start(f, cfg);
     fprintf(f, ", \"min_user\": %d, \"min_item\": %d},\n \"settings\": ",
-            cfg->load.min_user, cfg->load.min_item);
+            cfg->data.load.min_user, cfg->data.load.min_item);
     json_settings(f, cfg);
     fputs("}\n", f);
 }
@@ -156,11 +209,12 @@ static void write_json(FILE *f, const melon_config *cfg,
                "\"interactions\": %zu, \"batches\": %zu, \"test_batches\": %zu,\n"
                "              \"min_user\": %d, \"min_item\": %d},\n",
             res->n_users, res->n_items, res->n_interactions, res->n_batches,
-            res->n_test_batches, cfg->load.min_user, cfg->load.min_item);
+            res->n_test_batches, cfg->data.load.min_user, cfg->data.load.min_item);
     fputs("  \"settings\": ", f);
     json_settings(f, cfg);
     fputs(",\n", f);
-    char dev[8][96];
+    write_config(f, cfg);
+    char dev[8][DEVIATION_TEXT];
     int n_dev = list_deviations(cfg, dev, 8);
     fputs("  \"protocol_deviations\": [", f);
     for (int k = 0; k < n_dev; k++) {
@@ -247,21 +301,21 @@ void melon_print_result_table(FILE *out, const melon_config *cfg,
                               const melon_run_result *res) {
     fprintf(out, "\n%s: %d users, %d items, %zu interactions; %zu batches of %d, "
                  "%zu online\n",
-            cfg->dataset_name ? cfg->dataset_name : "data", res->n_users,
-            res->n_items, res->n_interactions, res->n_batches, cfg->batch_size,
+            cfg->data.name ? cfg->data.name : "data", res->n_users,
+            res->n_items, res->n_interactions, res->n_batches, cfg->run.batch_size,
             res->n_test_batches);
     fprintf(out, "model %s, strategy %s, seed %llu, %d pre-training epoch%s\n",
-            cfg->model, cfg->strategy, (unsigned long long)cfg->seed, cfg->epochs,
-            cfg->epochs == 1 ? "" : "s");
-    if (cfg->validation > 0)
+            cfg->model.name, cfg->run.strategy, (unsigned long long)cfg->run.seed,
+            cfg->run.epochs, cfg->run.epochs == 1 ? "" : "s");
+    if (cfg->run.validation > 0)
         fprintf(out, "VALIDATION: the stream is the last %g of the past; the "
-                     "test stream was not used\n", cfg->validation);
-    if (cfg->negatives == MELON_NEGATIVES_ALL)
+                     "test stream was not used\n", cfg->run.validation);
+    if (cfg->run.negatives == MELON_NEGATIVES_ALL)
         fputs("ranked against every item the user has not interacted with\n",
               out);
     else
         fprintf(out, "ranked against %d sampled negatives per interaction\n",
-                cfg->negatives);
+                cfg->run.negatives);
     fputc('\n', out);
     fprintf(out, "  %-8s %8s %8s %8s\n", "", "@5", "@10", "@20");
     for (size_t m = 0; m < N_METRICS; m++) {
@@ -293,7 +347,7 @@ void melon_print_result_table(FILE *out, const melon_config *cfg,
     fprintf(out, "  load %.2f s, pre-training %.2f s, total %.2f s, peak memory "
                  "%.0f MB\n",
             res->load_s, res->pretrain_s, res->total_s, res->peak_rss_mb);
-    char dev[8][96];
+    char dev[8][DEVIATION_TEXT];
     int n_dev = list_deviations(cfg, dev, 8);
     for (int k = 0; k < n_dev; k++)
         fprintf(out, "  differs from the protocol: %s\n", dev[k]);

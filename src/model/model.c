@@ -10,15 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void melon_model_config_default(melon_model_config *cfg) {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->dim = 64;
-    cfg->n_layers = 4;
-    for (int l = 0; l < cfg->n_layers; l++) cfg->layers[l] = 64;
-    cfg->init_std = 0.01f;
-    cfg->seed = 1;
-}
-
 typedef struct {
     const char *name;
     int (*create)(melon_model *m, melon_err *err);
@@ -47,13 +38,13 @@ static int check_config(const melon_model_config *cfg, const char *name,
         return melon_fail(err, "model '%s': init_std %g must be >= 0", name,
                           (double)cfg->init_std);
     if (strcmp(name, "ncf") != 0) return 0;
-    if (cfg->n_layers < 1 || cfg->n_layers > MELON_MAX_LAYERS)
+    if (cfg->layers.n < 1 || cfg->layers.n > MELON_MAX_LAYERS)
         return melon_fail(err, "model 'ncf': %d layers, expected 1 to %d",
-                          cfg->n_layers, MELON_MAX_LAYERS);
-    for (int l = 0; l < cfg->n_layers; l++)
-        if (cfg->layers[l] < 1)
+                          cfg->layers.n, MELON_MAX_LAYERS);
+    for (int l = 0; l < cfg->layers.n; l++)
+        if (cfg->layers.w[l] < 1)
             return melon_fail(err, "model 'ncf': layer %d has width %d, "
-                                   "expected >= 1", l + 1, cfg->layers[l]);
+                                   "expected >= 1", l + 1, cfg->layers.w[l]);
     return 0;
 }
 

@@ -379,10 +379,10 @@ int melon_ncf_create(melon_model *m, melon_err *err) {
     if (!net) return -1;
     m->impl = net;
     int d = m->cfg.dim;
-    int L = m->cfg.n_layers;
+    int L = m->cfg.layers.n;
     net->n_layers = L;
     net->width[0] = 2 * d;
-    for (int l = 1; l <= L; l++) net->width[l] = m->cfg.layers[l - 1];
+    for (int l = 1; l <= L; l++) net->width[l] = m->cfg.layers.w[l - 1];
     net->out_tensor = MLP_W1 + L;
 
     if (melon_model_add_tensor(m, "user_gmf", MELON_USER_TABLE, m->n_users,

@@ -12,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void melon_optimizer_config_default(melon_optimizer_config *cfg) {
-    cfg->kind = MELON_OPT_ADAM;
-    cfg->lr = 1e-3f;
-    cfg->l2 = 1e-6f;
-    cfg->beta1 = 0.9f;
-    cfg->beta2 = 0.999f;
-    cfg->eps = 1e-8f;
-    cfg->dense = 0;
-}
-
 static size_t tensor_size(const melon_tensor *t) {
     return (size_t)t->rows * (size_t)t->cols;
 }

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 #define CKPT_ENDIAN 0x01020304u
 static const char ckpt_magic[8] = {'M', 'E', 'L', 'O', 'N', 'C', 'K', 'P'};
 static const char ckpt_end[8] = {'M', 'E', 'L', 'O', 'N', 'E', 'N', 'D'};
@@ -64,36 +64,14 @@ static int write_ids(FILE *f, const char *tag, const session_ids *ids) {
     return 0;
 }
 
-/* The configuration's texts beside the settings: dataset name, label,
- * input format and columns, and the data files (what a result file names). */
-#define N_FIXED_TEXTS 4
-static const char **config_text(melon_config *cfg, int k) {
-    switch (k) {
-    case 0: return &cfg->dataset_name;
-    case 1: return &cfg->label;
-    case 2: return &cfg->load.format;
-    case 3: return &cfg->load.columns;
-    default: return &cfg->data_files[k - N_FIXED_TEXTS];
-    }
-}
-
+/* Every setting as "name=value" lines (session_settings.c): read back
+ * through the settings tables, so the file does not depend on the
+ * process's struct layout. */
 static int write_config(FILE *f, const melon_session *s) {
-    char text[4096];
-    if (session_write_settings(&s->cfg, s->evaluate, text, sizeof text) < 0)
-        return -1;
-    uint64_t size = sizeof s->cfg;
-    int n_texts = N_FIXED_TEXTS + s->cfg.n_data_files;
-    if (put_tag(f, "CONF") || put_text(f, text) || put_u64(f, size) ||
-        put(f, &s->cfg, sizeof s->cfg) || put(f, &s->evaluate, sizeof(int)) ||
-        put_u64(f, (uint64_t)n_texts))
-        return -1;
-    melon_config *cfg = (melon_config *)&s->cfg;
-    for (int k = 0; k < n_texts; k++) {
-        const char *t = *config_text(cfg, k);
-        uint8_t present = t != NULL;
-        if (put(f, &present, 1) || put_text(f, t ? t : "")) return -1;
-    }
-    return 0;
+    char text[1 << 16];
+    int n = session_write_settings(&s->cfg, s->evaluate, text, sizeof text);
+    if (n < 0) return -1;
+    return put_tag(f, "CONF") || put_text(f, text);
 }
 
 static int write_stream(FILE *f, const melon_session *s) {
@@ -134,7 +112,7 @@ static int write_model(FILE *f, const melon_session *s) {
 
 static int write_results(FILE *f, const melon_session *s) {
     return put_tag(f, "RSLT") || put(f, &s->train_rng, sizeof s->train_rng) ||
-           put(f, s->pretrain_loss, ((size_t)s->cfg.epochs + 1) * sizeof(double)) ||
+           put(f, s->pretrain_loss, ((size_t)s->cfg.run.epochs + 1) * sizeof(double)) ||
            put_u64(f, s->n_records) ||
            put(f, s->records, s->n_records * sizeof *s->records) ||
            put(f, &s->total, sizeof s->total) ||
@@ -337,7 +315,7 @@ static int read_model(cursor *c, melon_session *s) {
     if (!has) return 0;
     char *name = get_text(c, "model name", 16);
     if (!name) return -1;
-    int same = strcmp(name, s->cfg.model) == 0;
+    int same = strcmp(name, s->cfg.model.name) == 0;
     free(name);
     int32_t sizes[3];
     if (!same) return fail_at(c, "corrupted checkpoint: model name", NULL);
@@ -419,7 +397,7 @@ static int read_stream(cursor *c, melon_session *s) {
 static int read_results(cursor *c, melon_session *s) {
     uint64_t n;
     if (expect_tag(c, "RSLT") || get(c, &s->train_rng, sizeof s->train_rng, "rng") ||
-        get(c, s->pretrain_loss, ((size_t)s->cfg.epochs + 1) * sizeof(double),
+        get(c, s->pretrain_loss, ((size_t)s->cfg.run.epochs + 1) * sizeof(double),
             "pre-training losses") ||
         get_u64(c, &n, "batch count"))
         return -1;
@@ -454,63 +432,22 @@ static int rebuild(melon_session *s, melon_err *err) {
     return 0;
 }
 
-/* The configuration: its text for messages, the exact values from the
- * binary copy, whose pointers are set again from the text. */
-static int read_config(cursor *c, melon_config *cfg, int *evaluate,
-                       char **texts) {
+/* The settings, from their "name=value" lines, on the defaults. */
+static int read_config(cursor *c, melon_config *cfg, int *evaluate) {
     if (expect_tag(c, "CONF")) return -1;
     char *text = get_text(c, "settings", 1 << 16);
-    uint64_t size;
-    if (!text || get_u64(c, &size, "configuration size")) {
-        free(text);
-        return -1;
-    }
-    if (size != sizeof *cfg) {
-        free(text);
-        return fail_at(c, "written by another build of melon (its settings "
-                          "block differs)", NULL);
-    }
-    melon_config defaults;
-    melon_config_default(&defaults);
-    int rc = get(c, cfg, sizeof *cfg, "configuration") ||
-             get(c, evaluate, sizeof(int), "evaluate flag");
-    /* pointers: the names again from the text; the rest reset */
-    melon_config pointers = defaults;
-    int eval_scratch = 1;
-    for (char *save = NULL, *line = rc ? NULL : strtok_r(text, "\n", &save);
-         line; line = strtok_r(NULL, "\n", &save))
-        if ((strncmp(line, "model=", 6) == 0 || strncmp(line, "strategy=", 9) == 0) &&
-            session_apply_setting(&pointers, &eval_scratch, line, c->err) != 0) {
-            rc = -1;
-            c->failed = 1;
-        }
+    if (!text) return -1;
+    melon_config_default(cfg);
+    *evaluate = 1;
+    melon_err inner = {{0}};
+    int rc = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && !rc;
+         line = strtok_r(NULL, "\n", &save))
+        if (session_apply_setting(cfg, evaluate, line, &inner) != 0)
+            rc = fail_at(c, "settings: ", inner.msg);
     free(text);
-    if (rc) return -1;
-    int n_files = cfg->n_data_files;
-    for (int k = 0; k < MELON_MAX_FILES; k++) cfg->data_files[k] = NULL;
-    cfg->dataset_name = cfg->label = NULL;
-    cfg->load.format = cfg->load.columns = NULL;
-    cfg->load.notes = NULL;
-    uint64_t n_texts;
-    if (get_u64(c, &n_texts, "text count")) return -1;
-    if (n_files < 0 || n_files > MELON_MAX_FILES ||
-        n_texts != (uint64_t)(N_FIXED_TEXTS + n_files))
-        return fail_at(c, "corrupted checkpoint: configuration texts", NULL);
-    for (int k = 0; k < (int)n_texts; k++) {
-        uint8_t present;
-        if (get(c, &present, 1, "text flag")) return -1;
-        texts[k] = get_text(c, "a configuration text", 4096);
-        if (!texts[k]) return -1;
-        if (present) *config_text(cfg, k) = texts[k];
-    }
-    cfg->model = pointers.model;
-    cfg->strategy = pointers.strategy;
-    cfg->out_json = cfg->per_batch_csv = cfg->ranks_csv = cfg->save_model = NULL;
-    cfg->checkpoint = NULL;
-    cfg->melon.dump_lr_matrix = NULL;
-    if (cfg->batch_size < 1 || cfg->epochs < 0 || cfg->epochs > 100000)
-        return fail_at(c, "corrupted checkpoint: batch size or epochs", NULL);
-    return 0;
+    if (rc) melon_config_free(cfg);
+    return rc;
 }
 
 static int open_mapped(const unsigned char *data, size_t size,
@@ -550,15 +487,12 @@ static int open_mapped(const unsigned char *data, size_t size,
     cursor c = {payload, payload + length, path, payload, err, 0};
     melon_config cfg;
     int evaluate;
-    char *texts[MELON_MAX_FILES + 8] = {0};
     melon_session *s = NULL;
-    int created = read_config(&c, &cfg, &evaluate, texts);
-    if (created == 0) created = session_create_config(&s, &cfg, evaluate, err);
-    if (created != 0) {
-        for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) free(texts[k]);
-        return created;
-    }
-    memcpy(s->texts, texts, sizeof texts);
+    int created = read_config(&c, &cfg, &evaluate);
+    if (created != 0) return created;
+    created = session_create_config(&s, &cfg, evaluate, err);
+    melon_config_free(&cfg);
+    if (created != 0) return created;
     if (read_ids(&c, "USRS", &s->users) || read_ids(&c, "ITMS", &s->items) ||
         read_stream(&c, s) || read_model(&c, s) || read_results(&c, s) ||
         rebuild(s, err) != 0) {
@@ -605,13 +539,13 @@ int melon_load(melon_session *s, const char *path, melon_err *err) {
     melon_session *loaded;
     int rc = melon_open(&loaded, path, err);
     if (rc != 0) return rc;
-    if (strcmp(loaded->cfg.model, s->cfg.model) != 0 ||
-        strcmp(loaded->cfg.strategy, s->cfg.strategy) != 0) {
+    if (strcmp(loaded->cfg.model.name, s->cfg.model.name) != 0 ||
+        strcmp(loaded->cfg.run.strategy, s->cfg.run.strategy) != 0) {
         rc = melon_fail(err, "%s: a checkpoint of model '%s' with strategy "
                              "'%s'; this session has model '%s' with "
                              "strategy '%s'",
-                        path, loaded->cfg.model, loaded->cfg.strategy,
-                        s->cfg.model, s->cfg.strategy);
+                        path, loaded->cfg.model.name, loaded->cfg.run.strategy,
+                        s->cfg.model.name, s->cfg.run.strategy);
         melon_free(loaded);
         return rc;
     }

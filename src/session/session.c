@@ -25,10 +25,10 @@ void session_set_failed(melon_session *s, const melon_err *why) {
 }
 
 static int alloc_buffers(melon_session *s, melon_err *err) {
-    size_t bs = (size_t)s->cfg.batch_size;
+    size_t bs = (size_t)s->cfg.run.batch_size;
     s->triples = melon_alloc(bs * sizeof *s->triples, err);
     s->batch_ranks = melon_alloc(bs * sizeof(int32_t), err);
-    s->pretrain_loss = melon_calloc((size_t)s->cfg.epochs + 1, sizeof(double), err);
+    s->pretrain_loss = melon_calloc((size_t)s->cfg.run.epochs + 1, sizeof(double), err);
     if (!s->triples || !s->batch_ranks || !s->pretrain_loss) return -1;
     return 0;
 }
@@ -51,10 +51,6 @@ void session_free_state(melon_session *s) {
     free(s->event_negatives);
     s->event_rank = s->event_negatives = NULL;
     memset(&s->stream, 0, sizeof s->stream);
-    for (size_t k = 0; k < sizeof s->texts / sizeof *s->texts; k++) {
-        free(s->texts[k]);
-        s->texts[k] = NULL;
-    }
     free(s->triples);
     free(s->batch_ranks);
     free(s->pretrain_loss);
@@ -65,18 +61,26 @@ void session_free_state(melon_session *s) {
     s->records = NULL;
 }
 
+int session_model_capacity(const melon_config *cfg) {
+    const melon_strategy_entry *e = melon_strategy_find(cfg->run.strategy);
+    return (e ? e->support_factor : 2) * cfg->run.batch_size;
+}
+
 int session_create_config(melon_session **out, const melon_config *cfg,
                           int evaluate, melon_err *err) {
     *out = NULL;
     melon_session *s = melon_calloc(1, sizeof *s, err);
     if (!s) return -1;
-    s->cfg = *cfg;
-    s->cfg.model_cfg.seed = cfg->seed;
+    if (melon_config_copy(&s->cfg, cfg, err) != 0) {
+        free(s);
+        return -1;
+    }
+    s->cfg.model.seed = cfg->run.seed; /* the model's init follows the seed */
     s->evaluate = evaluate;
     s->last_loss = NAN;
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->score_lock, NULL);
-    melon_rng_seed_stream(&s->train_rng, cfg->seed, 1);
+    melon_rng_seed_stream(&s->train_rng, cfg->run.seed, 1);
     melon_metric_sums_clear(&s->total);
     melon_metric_sums_clear(&s->seen_users);
     melon_metric_sums_clear(&s->new_users);
@@ -94,14 +98,15 @@ int session_create_config(melon_session **out, const melon_config *cfg,
     /* A strategy that cannot run this model says so now, not at the first
      * batch: try it on a one-row model. */
     melon_model probe;
-    if (melon_model_create(&probe, cfg->model, 1, 1, &s->cfg.model_cfg,
-                           2 * cfg->batch_size, err) != 0) {
+    if (melon_model_create(&probe, cfg->model.name, 1, 1, &s->cfg.model,
+                           session_model_capacity(&s->cfg), err) != 0) {
         melon_free(s);
         return -1;
     }
     melon_strategy probe_strategy;
-    int created = melon_strategy_create(&probe_strategy, cfg->strategy, &probe,
-                                        &s->cfg, err);
+    int created = melon_config_create_strategy(&probe_strategy,
+                                               cfg->run.strategy, &probe,
+                                               &s->cfg, err);
     if (created == 0) melon_strategy_free(&probe_strategy);
     melon_model_free(&probe);
     if (created != 0) {
@@ -125,16 +130,21 @@ int melon_create(melon_session **out, const char *const *settings,
         return melon_fail(err, "melon_create: %zu settings but no array",
                           n_settings);
     for (size_t k = 0; k < n_settings; k++)
-        if (session_apply_setting(&cfg, &evaluate, settings[k], err) != 0)
+        if (session_apply_setting(&cfg, &evaluate, settings[k], err) != 0) {
+            melon_config_free(&cfg);
             return -1;
-    if (cfg.optim.dense && cfg.optim.kind != MELON_OPT_ADAM)
-        return melon_fail(err, "setting dense-adam=1 needs optimizer=adam");
-    return session_create_config(out, &cfg, evaluate, err);
+        }
+    int rc = cfg.optim.dense && cfg.optim.kind != MELON_OPT_ADAM
+                 ? melon_fail(err, "setting dense-adam=1 needs optimizer=adam")
+                 : session_create_config(out, &cfg, evaluate, err);
+    melon_config_free(&cfg);
+    return rc;
 }
 
 void melon_free(melon_session *s) {
     if (!s) return;
     session_free_state(s);
+    melon_config_free(&s->cfg);
     pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->score_lock);
     free(s);
@@ -171,7 +181,7 @@ int melon_get_stats(const melon_session *s, melon_stats *out, melon_err *err) {
     out->ndcg10 = s->total.count ? melon_metric_ndcg(&s->total, 1) : NAN;
     out->last_loss = s->last_loss;
     out->pretrained = s->pretrained;
-    out->model_is_popularity = strcmp(s->cfg.model, "pop") == 0;
+    out->model_is_popularity = strcmp(s->cfg.model.name, "pop") == 0;
     pthread_rwlock_unlock(&w->lock);
     return 0;
 }

@@ -80,11 +80,11 @@ static int create_learner(melon_session *s, melon_err *err) {
     int32_t n_users = (int32_t)s->users.table.count;
     int32_t n_items = (int32_t)s->items.table.count;
     const melon_config *cfg = &s->cfg;
-    if (melon_model_create(&s->model, cfg->model, n_users, n_items,
-                           &cfg->model_cfg, 2 * cfg->batch_size, err) != 0)
+    if (melon_model_create(&s->model, cfg->model.name, n_users, n_items,
+                           &cfg->model, session_model_capacity(cfg), err) != 0)
         return -1;
-    int created = melon_strategy_create(&s->strategy, cfg->strategy, &s->model,
-                                        cfg, err);
+    int created = melon_config_create_strategy(&s->strategy, cfg->run.strategy,
+                                               &s->model, cfg, err);
     if (created != 0) {
         melon_model_free(&s->model);
         return created;
@@ -93,11 +93,11 @@ static int create_learner(melon_session *s, melon_err *err) {
      * the evaluator's item count matters only when ranking against all (a
      * run, strict, refuses too few items at once) */
     int32_t eval_items = n_items;
-    if (!s->strict_eval && cfg->negatives != MELON_NEGATIVES_ALL &&
-        eval_items <= cfg->negatives)
-        eval_items = cfg->negatives + 1;
-    if (melon_evaluator_init(&s->evaluator, cfg->negatives,
-                             (size_t)cfg->batch_size, n_users, eval_items,
+    if (!s->strict_eval && cfg->run.negatives != MELON_NEGATIVES_ALL &&
+        eval_items <= cfg->run.negatives)
+        eval_items = cfg->run.negatives + 1;
+    if (melon_evaluator_init(&s->evaluator, cfg->run.negatives,
+                             (size_t)cfg->run.batch_size, n_users, eval_items,
                              err) != 0) {
         melon_strategy_free(&s->strategy);
         melon_model_free(&s->model);
@@ -127,7 +127,7 @@ int session_grow(melon_session *s, melon_err *err) {
                                "first seen after it started (%d users, %d "
                                "items at the start; now %d and %d): declare "
                                "them before pre-training",
-                          s->cfg.strategy, (int)s->model.n_users,
+                          s->cfg.run.strategy, (int)s->model.n_users,
                           (int)s->model.n_items, (int)n_users, (int)n_items);
     if (melon_model_grow(&s->model, n_users, n_items, err) != 0 ||
         s->strategy.ops->grow(&s->strategy, &s->model, err) != 0 ||

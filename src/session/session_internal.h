@@ -5,13 +5,13 @@
 
 #include "melon/melon.h"
 
-#include "melon/config.h"
+#include "eval/config.h"
 #include "melon/evaluate.h"
 #include "melon/history.h"
 #include "melon/metrics.h"
 #include "melon/model.h"
 #include "melon/negatives.h"
-#include "melon/strategy.h"
+#include "update/strategy.h"
 #include "melon/stream.h"
 
 #include "../data/id_table.h"
@@ -86,10 +86,6 @@ struct melon_session {
      * and every online batch (epoch -1). */
     void (*progress)(void *ctx, int epoch, size_t done, size_t total);
     void *progress_ctx;
-    /* The configuration's texts (file names, labels) when loaded from a
-     * checkpoint: cfg points into them. */
-    char *texts[MELON_MAX_FILES + 8];
-
     melon_rank_fn on_rank;
     void *on_rank_ctx;
 
@@ -105,13 +101,19 @@ struct melon_session {
 int session_create_config(melon_session **out, const melon_config *cfg,
                           int evaluate, melon_err *err);
 
-/* name=value settings into cfg (session_settings.c). */
+/* The triples the model scores per batch: the batch size times the
+ * strategy's support-set factor (meta steps score support sets too). */
+int session_model_capacity(const melon_config *cfg);
+
+/* name=value settings into cfg (session_settings.c): every room's setting
+ * by its command-line name, and the session's own "evaluate". */
 int session_apply_setting(melon_config *cfg, int *evaluate, const char *text,
                           melon_err *err);
 int session_format_setting(const melon_config *cfg, int evaluate,
                            const char *name, char *value, size_t size,
                            melon_err *err);
-/* Every setting as "name=value" lines (the checkpoint keeps them). */
+/* Every setting but outputs as "name=value" lines, "evaluate" last (the
+ * checkpoint keeps them); the length, or -1 when size is too small. */
 int session_write_settings(const melon_config *cfg, int evaluate, char *out,
                            size_t size);
 

@@ -141,7 +141,7 @@ static int scratch_init(reader_scratch *x, const melon_session *s, int block,
     memset(x, 0, sizeof *x);
     size_t n_items = s->items.table.count ? s->items.table.count : 1;
     size_t pairs = s->has_model ? (size_t)s->model.max_triples * 2 : 1;
-    size_t rows = (size_t)block * (size_t)s->cfg.model_cfg.dim;
+    size_t rows = (size_t)block * (size_t)s->cfg.model.dim;
     if (rows > pairs) pairs = rows;
     x->scores = melon_alloc((size_t)block * n_items * sizeof(float), err);
     x->pair_users = melon_alloc(pairs * sizeof(int32_t), err);
@@ -161,7 +161,7 @@ static int recommend_rows(melon_session *s, const int32_t *users, int n, int k,
                           reader_scratch *x) {
     int32_t n_items = (int32_t)s->items.table.count;
     int use_pop = !s->has_model || (flags & MELON_POPULAR) ||
-                  strcmp(s->cfg.model, "pop") == 0;
+                  strcmp(s->cfg.model.name, "pop") == 0;
     int32_t known[USER_BLOCK];
     int n_known = 0;
     for (int r = 0; r < n; r++)

@@ -3,7 +3,7 @@
  * evaluation negatives are the protocol's), the past pre-trains it, and
  * every online batch is one session step. Checkpoints taken along the way
  * resume the run exactly. */
-#include "melon/runner.h"
+#include "eval/runner.h"
 #include "melon/stats.h"
 
 #include "session_internal.h"
@@ -22,11 +22,11 @@
 static int use_validation_tail(const melon_config *cfg, melon_split *split,
                                melon_stream *view, melon_err *err) {
     size_t n_past = split->n_past;
-    size_t n_val = (size_t)ceil(cfg->validation * (double)n_past);
+    size_t n_val = (size_t)ceil(cfg->run.validation * (double)n_past);
     if (n_val < 1 || n_val >= n_past)
         return melon_fail(err, "validation share %g of %zu past batches leaves "
                                "no batch to pre-train on or to validate",
-                          cfg->validation, n_past);
+                          cfg->run.validation, n_past);
     view->n = melon_batch_begin(split, n_past);
     split->n_batches = n_past;
     split->n_past = n_past - n_val;
@@ -56,7 +56,7 @@ void melon_run_result_summarise_times(melon_run_result *res,
 }
 
 static size_t n_online_batches(const melon_session *s) {
-    size_t bs = (size_t)s->cfg.batch_size;
+    size_t bs = (size_t)s->cfg.run.batch_size;
     return (s->preloaded_end - s->past_end + bs - 1) / bs;
 }
 
@@ -67,7 +67,7 @@ static int allocate_result(melon_run_result *res, const melon_session *s,
     res->n_interactions = s->preloaded_end;
     res->n_test_batches = n_online_batches(s);
     res->n_batches = s->past_batches + res->n_test_batches;
-    res->epochs = s->cfg.epochs;
+    res->epochs = s->cfg.run.epochs;
     size_t n = res->n_test_batches;
     res->per_batch = melon_calloc(n ? n : 1, sizeof *res->per_batch, err);
     res->update_seconds = melon_calloc(n ? n : 1, sizeof(double), err);
@@ -87,7 +87,7 @@ static int write_ranks(const melon_session *s, const char *path,
     if (melon_atomic_open(&af, path, err) != 0) return -1;
     fputs("batch,user,item,rank,user_interactions_before,repeat,negatives\n",
           af.f);
-    size_t bs = (size_t)s->cfg.batch_size;
+    size_t bs = (size_t)s->cfg.run.batch_size;
     const melon_stream *st = &s->stream;
     for (size_t p = s->past_end; p < s->done; p++) {
         size_t t = (p - s->past_end) / bs;
@@ -105,7 +105,7 @@ static int write_ranks(const melon_session *s, const char *path,
 }
 
 /* Run-mode checkpoints go through the public writer. */
-static int checkpoint(melon_session *s, const melon_config *out,
+static int checkpoint(melon_session *s, const melon_run_config *out,
                       melon_err *err) {
     if (!out->checkpoint) return 0;
     return melon_save(s, out->checkpoint, err);
@@ -113,10 +113,10 @@ static int checkpoint(melon_session *s, const melon_config *out,
 
 /* The online batches from where the session stands, then the results.
  * out gives the output files and checkpoint settings of this invocation. */
-static int run_online(melon_session *s, const melon_config *out,
+static int run_online(melon_session *s, const melon_run_config *out,
                       melon_run_result *res, melon_progress *pg,
                       melon_err *err) {
-    size_t bs = (size_t)s->cfg.batch_size;
+    size_t bs = (size_t)s->cfg.run.batch_size;
     size_t n_test = n_online_batches(s);
     while (s->n_records < n_test) {
         size_t end = s->done + bs < s->preloaded_end ? s->done + bs
@@ -131,7 +131,7 @@ static int run_online(melon_session *s, const melon_config *out,
     melon_progress_finish(pg);
     if (allocate_result(res, s, err) != 0) return -1;
     memcpy(res->pretrain_loss, s->pretrain_loss,
-           (size_t)s->cfg.epochs * sizeof(double));
+           (size_t)s->cfg.run.epochs * sizeof(double));
     for (size_t t = 0; t < n_test; t++) {
         res->per_batch[t] = s->records[t].sums;
         res->update_seconds[t] = s->records[t].seconds;
@@ -148,7 +148,7 @@ static int run_online(melon_session *s, const melon_config *out,
     /* a model without parameters (popularity) has no loss to descend */
     if (melon_model_has_parameters(&s->model))
         melon_losses_diverged(res->pretrain_loss, res->epochs, res->train_loss,
-                              res->n_test_batches, s->cfg.strategy,
+                              res->n_test_batches, s->cfg.run.strategy,
                               res->warning, sizeof res->warning);
     if (out->ranks_csv && write_ranks(s, out->ranks_csv, err) != 0) return -1;
     if (out->save_model && melon_model_has_parameters(&s->model) &&
@@ -168,16 +168,18 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     melon_session *s = NULL;
     melon_float_mode float_mode;
     int flushing = 0, rc = -1;
-    if (melon_split_make(&split, stream->n, cfg->batch_size, cfg->train_ratio,
+    const melon_run_config *run = &cfg->run;
+    const melon_melon_config *mc = &cfg->strategy.melon;
+    if (melon_split_make(&split, stream->n, run->batch_size, run->train_ratio,
                          err) != 0)
         goto done;
-    if (cfg->validation > 0.0 && use_validation_tail(cfg, &split, &view, err) != 0)
+    if (run->validation > 0.0 && use_validation_tail(cfg, &split, &view, err) != 0)
         goto done;
     size_t n_online = split.n_batches - split.n_past;
-    if (cfg->melon.dump_lr_matrix && strncmp(cfg->strategy, "melon", 5) == 0 &&
-        (size_t)cfg->melon.dump_batch >= n_online) {
+    if (mc->dump_lr_matrix && strncmp(run->strategy, "melon", 5) == 0 &&
+        (size_t)mc->dump_batch >= n_online) {
         melon_fail(err, "--dump-batch %d: the stream has %zu online batches "
-                        "(0 to %zu)", cfg->melon.dump_batch, n_online,
+                        "(0 to %zu)", mc->dump_batch, n_online,
                    n_online - 1);
         goto done;
     }
@@ -186,11 +188,11 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     rc = -1;
     /* subnormal floats flushed to zero in every thread that computes,
      * unless the run asks for IEEE arithmetic (float_mode.h) */
-    int threads = cfg->threads > 0 ? cfg->threads : omp_get_num_procs();
-    if (!cfg->ieee_subnormals) melon_float_mode_enter(&float_mode, threads);
-    flushing = !cfg->ieee_subnormals;
+    int threads = run->threads > 0 ? run->threads : omp_get_num_procs();
+    if (!run->ieee_subnormals) melon_float_mode_enter(&float_mode, threads);
+    flushing = !run->ieee_subnormals;
     melon_progress pg;
-    melon_progress_init(&pg, cfg->progress, cfg->epochs);
+    melon_progress_init(&pg, run->progress, run->epochs);
     s->progress = tick;
     s->progress_ctx = &pg;
     if (session_preload(s, &view, err) != 0) goto done;
@@ -198,8 +200,8 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
     if (session_pretrain_until(s, melon_batch_begin(&split, split.n_past), err) != 0)
         goto done;
     s->pretrain_seconds = melon_now() - t0;
-    if (checkpoint(s, cfg, err) != 0) goto done;
-    if (run_online(s, cfg, res, &pg, err) != 0) goto done;
+    if (checkpoint(s, run, err) != 0) goto done;
+    if (run_online(s, run, res, &pg, err) != 0) goto done;
     res->subnormals_flushed = melon_float_mode_all_flush(threads);
     rc = 0;
 done:
@@ -210,10 +212,11 @@ done:
     return rc;
 }
 
-int melon_run_resume(const char *path, melon_config *cfg,
-                     melon_run_result *res, melon_err *err) {
+int melon_run_resume(const char *path, const melon_config *invocation,
+                     melon_config *ran, melon_run_result *res, melon_err *err) {
     double start = melon_now();
     memset(res, 0, sizeof *res);
+    melon_config_default(ran);
     melon_session *s;
     if (melon_open(&s, path, err) != 0) return -1;
     if (!s->preloaded_end) {
@@ -221,36 +224,34 @@ int melon_run_resume(const char *path, melon_config *cfg,
         return melon_fail(err, "%s: a checkpoint of a live session, not of "
                                "`melon run` (nothing left to replay)", path);
     }
-    /* The run's settings come from the checkpoint; this invocation's output
-     * files, checkpointing and display from cfg. */
-    melon_config outputs = *cfg;
-    *cfg = s->cfg;
-    cfg->out_json = outputs.out_json;
-    cfg->per_batch_csv = outputs.per_batch_csv;
-    cfg->ranks_csv = outputs.ranks_csv;
-    cfg->save_model = outputs.save_model;
-    cfg->checkpoint = outputs.checkpoint;
-    cfg->checkpoint_every = outputs.checkpoint_every;
-    cfg->progress = outputs.progress;
-    cfg->quiet = outputs.quiet;
-    cfg->threads = outputs.threads ? outputs.threads : s->cfg.threads;
-    s->cfg.threads = cfg->threads;
-    /* the texts cfg now points to move to the result, which the caller
-     * frees after writing it */
-    for (size_t k = 0; k < sizeof s->texts / sizeof *s->texts; k++) {
-        res->texts[k] = s->texts[k];
-        s->texts[k] = NULL;
+    if (melon_config_copy(ran, &s->cfg, err) != 0) {
+        melon_config_default(ran);
+        melon_free(s);
+        return -1;
     }
+    /* this invocation's output files, checkpointing and display */
+    const melon_run_config *out = &invocation->run;
+    melon_run_config *run = &ran->run;
+    run->out_json = out->out_json;
+    run->per_batch_csv = out->per_batch_csv;
+    run->ranks_csv = out->ranks_csv;
+    run->save_model = out->save_model;
+    run->checkpoint = out->checkpoint;
+    run->checkpoint_every = out->checkpoint_every;
+    run->progress = out->progress;
+    run->quiet = out->quiet;
+    run->threads = out->threads ? out->threads : s->cfg.run.threads;
+    s->cfg.run.threads = run->threads;
     melon_progress pg;
-    melon_progress_init(&pg, cfg->progress, cfg->epochs);
+    melon_progress_init(&pg, run->progress, run->epochs);
     s->progress = tick;
     s->progress_ctx = &pg;
-    int threads = cfg->threads > 0 ? cfg->threads : omp_get_num_procs();
+    int threads = run->threads > 0 ? run->threads : omp_get_num_procs();
     melon_float_mode float_mode;
-    if (!cfg->ieee_subnormals) melon_float_mode_enter(&float_mode, threads);
-    int rc = run_online(s, cfg, res, &pg, err);
+    if (!run->ieee_subnormals) melon_float_mode_enter(&float_mode, threads);
+    int rc = run_online(s, run, res, &pg, err);
     if (rc == 0) res->subnormals_flushed = melon_float_mode_all_flush(threads);
-    if (!cfg->ieee_subnormals) melon_float_mode_leave(&float_mode);
+    if (!run->ieee_subnormals) melon_float_mode_leave(&float_mode);
     melon_free(s);
     res->total_s = melon_now() - start;
     res->peak_rss_mb = melon_peak_rss_mb();
@@ -261,8 +262,12 @@ int melon_run(const melon_config *cfg, melon_run_result *res, melon_err *err) {
     melon_stream stream;
     double t0 = melon_now();
     memset(res, 0, sizeof *res);
-    if (melon_stream_load(&stream, cfg->data_files, cfg->n_data_files,
-                          &cfg->load, err) != 0)
+    char buf[16384];
+    const char *paths[MELON_MAX_FILES];
+    int n_paths = melon_data_split_files(cfg->data.files, buf, sizeof buf,
+                                         paths, err);
+    if (n_paths < 0 ||
+        melon_stream_load(&stream, paths, n_paths, &cfg->data.load, err) != 0)
         return -1;
     res->load_s = melon_now() - t0;
     int rc = melon_run_stream(cfg, &stream, res, err);
@@ -275,10 +280,6 @@ void melon_run_result_free(melon_run_result *res) {
     free(res->update_seconds);
     free(res->train_loss);
     free(res->pretrain_loss);
-    for (size_t k = 0; k < sizeof res->texts / sizeof *res->texts; k++) {
-        free(res->texts[k]);
-        res->texts[k] = NULL;
-    }
     res->per_batch = NULL;
     res->update_seconds = res->train_loss = res->pretrain_loss = NULL;
 }

@@ -50,7 +50,6 @@ static void context_for(melon_session *s, melon_context *ctx,
     ctx->history = &s->history;
     ctx->pairs = &s->pairs;
     ctx->rng = &s->train_rng;
-    ctx->config = &s->cfg;
     ctx->phase = phase;
     ctx->batch = batch;
     ctx->begin = begin;
@@ -69,9 +68,9 @@ static int index_pairs(melon_session *s, size_t begin, size_t end,
 }
 
 int session_pretrain_until(melon_session *s, size_t end, melon_err *err) {
-    size_t bs = (size_t)s->cfg.batch_size;
+    size_t bs = (size_t)s->cfg.run.batch_size;
     size_t n_past = (end + bs - 1) / bs;
-    set_threads(s->cfg.threads);
+    set_threads(s->cfg.run.threads);
     if (session_grow(s, err) != 0) return -1;
     if (end > 0 && !s->has_model)
         return melon_fail(err, "pre-training needs at least one user and one "
@@ -83,8 +82,8 @@ int session_pretrain_until(melon_session *s, size_t end, melon_err *err) {
     if (!order) return -1;
     for (size_t b = 0; b < n_past; b++) order[b] = (int32_t)b;
     melon_rng order_rng;
-    melon_rng_seed_stream(&order_rng, s->cfg.seed, 2);
-    for (int epoch = 0; epoch < s->cfg.epochs && n_past > 0; epoch++) {
+    melon_rng_seed_stream(&order_rng, s->cfg.run.seed, 2);
+    for (int epoch = 0; epoch < s->cfg.run.epochs && n_past > 0; epoch++) {
         melon_rng_shuffle_i32(&order_rng, order, n_past);
         double loss_sum = 0.0;
         for (size_t k = 0; k < n_past; k++) {
@@ -129,7 +128,7 @@ static int evaluate_batch(melon_session *s, size_t batch, size_t begin,
     melon_metric_sums_clear(sums);
     for (size_t r = 0; r < n; r++) s->batch_ranks[r] = MELON_RANK_NONE;
     if (!s->evaluate) return 0;
-    int negatives = s->cfg.negatives;
+    int negatives = s->cfg.run.negatives;
     if (negatives != MELON_NEGATIVES_ALL && !s->strict_eval)
         for (size_t r = 0; r < n; r++) {
             int32_t user = st->user[begin + r];
@@ -139,7 +138,7 @@ static int evaluate_batch(melon_session *s, size_t batch, size_t begin,
     melon_evaluator *ev = &s->evaluator;
     double t0 = melon_now();
     if (melon_evaluate_batch(ev, &s->model, st, &s->pairs, &s->history,
-                             s->cfg.seed, batch, begin, end, err) != 0)
+                             s->cfg.run.seed, batch, begin, end, err) != 0)
         return -1;
     const melon_metric_targets to = {sums, &s->seen_users, &s->new_users,
                                      &s->repeat_pairs, &s->new_pairs};
@@ -216,7 +215,7 @@ int session_run_batch(melon_session *s, size_t end, int32_t *ranks,
  * rank of event `first + k` (first: the call's first position). */
 static int run_full_batches(melon_session *s, size_t first, size_t n_call,
                             int32_t *ranks, melon_err *err) {
-    size_t bs = (size_t)s->cfg.batch_size;
+    size_t bs = (size_t)s->cfg.run.batch_size;
     while (s->stream.n - s->done >= bs) {
         size_t begin = s->done, end = begin + bs;
         if (session_run_batch(s, end, NULL, err) != 0) {
@@ -304,7 +303,7 @@ static int writer_enter(melon_session *s, melon_err *err) {
         return melon_fail(err, "this session replays a whole stream (melon "
                                "run); it takes no events");
     pthread_rwlock_wrlock(&s->lock);
-    set_threads(s->cfg.threads);
+    set_threads(s->cfg.run.threads);
     return 0;
 }
 

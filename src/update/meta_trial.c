@@ -1,6 +1,6 @@
-#include "melon/meta_trial.h"
+#include "update/meta_trial.h"
 
-#include "melon/support.h"
+#include "update/support.h"
 
 #include <stdlib.h>
 #include <string.h>

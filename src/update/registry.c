@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,25 +16,47 @@ const char *const melon_strategy_names[] = {"default", "eals", "eals-replay",
                                              "melon", "melon-i", "melon-p",
                                              NULL};
 
-typedef int (*strategy_constructor)(melon_strategy *, melon_model *,
-                                    const melon_config *, melon_err *);
+#define FAMILY(table, member) {&table, offsetof(melon_strategy_config, member)}
 
-static const struct {
-    const char *name;
-    strategy_constructor create;
-} registry[] = {
-    {"default", melon_default_create},
-    {"eals", melon_eals_create},
-    {"eals-replay", melon_eals_replay_create},
-    {"eals-als", melon_eals_als_create},
-    {"mwnet", melon_mwnet_create},
-    {"metasgd", melon_metasgd_create},
-    {"s2meta", melon_s2meta_create},
-    {"sml", melon_sml_create},
-    {"melon", melon_melon_create},
-    {"melon-i", melon_melon_i_create},
-    {"melon-p", melon_melon_p_create},
+const melon_strategy_family melon_strategy_families[] = {
+    FAMILY(melon_eals_settings, eals),
+    FAMILY(melon_mwnet_settings, mwnet),
+    FAMILY(melon_metasgd_settings, metasgd),
+    FAMILY(melon_s2meta_settings, s2meta),
+    FAMILY(melon_sml_settings, sml),
+    FAMILY(melon_melon_settings, melon),
+    {NULL, 0},
 };
+
+enum { EALS, MWNET, METASGD, S2META, SML, MELON };
+#define OWN(k) (&melon_strategy_families[k])
+
+/* name, own settings, steps with the optimiser, support-set factor */
+static const melon_strategy_entry registry[] = {
+    {"default", NULL, 1, 1, melon_default_create},
+    {"eals", OWN(EALS), 1, 1, melon_eals_create},
+    {"eals-replay", OWN(EALS), 1, 2, melon_eals_replay_create},
+    {"eals-als", OWN(EALS), 0, 1, melon_eals_als_create},
+    {"mwnet", OWN(MWNET), 1, 2, melon_mwnet_create},
+    {"metasgd", OWN(METASGD), 0, 2, melon_metasgd_create},
+    {"s2meta", OWN(S2META), 0, 2, melon_s2meta_create},
+    {"sml", OWN(SML), 0, 1, melon_sml_create},
+    {"melon", OWN(MELON), 0, 2, melon_melon_create},
+    {"melon-i", OWN(MELON), 0, 2, melon_melon_i_create},
+    {"melon-p", OWN(MELON), 0, 2, melon_melon_p_create},
+};
+
+void melon_strategy_config_default(melon_strategy_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    for (const melon_strategy_family *f = melon_strategy_families; f->table; f++)
+        melon_settings_table_defaults(f->table, (char *)cfg + f->offset);
+}
+
+const melon_strategy_entry *melon_strategy_find(const char *name) {
+    for (size_t k = 0; k < sizeof registry / sizeof registry[0]; k++)
+        if (strcmp(registry[k].name, name) == 0) return &registry[k];
+    return NULL;
+}
 
 double melon_mean_loss(const melon_grads *g) {
     double sum = 0.0;
@@ -42,13 +65,17 @@ double melon_mean_loss(const melon_grads *g) {
 }
 
 int melon_strategy_create(melon_strategy *s, const char *name,
-                          melon_model *model, const melon_config *cfg,
-                          melon_err *err) {
+                          melon_model *model, const melon_strategy_config *settings,
+                          const melon_optimizer_config *optim,
+                          const melon_run_shape *shape, melon_err *err) {
     memset(s, 0, sizeof *s);
     s->batch_loss = NAN;
-    for (size_t k = 0; k < sizeof registry / sizeof registry[0]; k++)
-        if (strcmp(registry[k].name, name) == 0)
-            return registry[k].create(s, model, cfg, err);
+    const melon_strategy_entry *e = melon_strategy_find(name);
+    if (e) {
+        const void *own = e->family ? (const char *)settings + e->family->offset
+                                    : NULL;
+        return e->create(s, model, own, optim, shape, err);
+    }
     char names[256] = "";
     for (int k = 0; melon_strategy_names[k]; k++) {
         if (k) strncat(names, ", ", sizeof names - strlen(names) - 1);

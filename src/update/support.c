@@ -1,4 +1,4 @@
-#include "melon/support.h"
+#include "update/support.h"
 
 static int negative_for(const melon_context *ctx, int32_t user, int32_t *out,
                         melon_err *err) {

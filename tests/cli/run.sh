@@ -108,7 +108,7 @@ check "ncf --tower-init he runs" [ "$(rc)" = 0 ]
 check "the result says tower_init he, adam-dense, and the deviation" python3 -c "
 import json; r = json.load(open('$tmp/he.json'))
 assert r['settings']['tower_init'] == 'he' and r['settings']['optimizer'] == 'adam-dense'
-assert any('tower init he' in d for d in r['protocol_deviations'])"
+assert any('tower-init he' in d for d in r['protocol_deviations'])"
 check "the default run says tower_init normal" python3 -c "
 import json; assert json.load(open('$tmp/a.json'))['settings']['tower_init'] == 'normal'"
 run run --data "$tmp/ok.csv" --model ncf --tower-init glorot

@@ -62,15 +62,14 @@ static const melon_strategy_ops default_ops = {
     .grow = default_grow,
 };
 
-int melon_default_create(melon_strategy *s, melon_model *model,
-                         const melon_config *cfg, melon_err *err) {
+MELON_CONSTRUCTOR(melon_default_create) {
     default_state *st = melon_calloc(1, sizeof *st, err);
     if (!st) return -1;
     s->ops = &default_ops;
     s->impl = st;
-    if (melon_optimizer_init(&st->opt, model, &cfg->optim, err) != 0 ||
-        melon_grads_init(&st->slots, model, model->max_triples, err) != 0 ||
-        melon_sparse_grad_init(&st->grad, model, model->max_triples, err) != 0) {
+    if (melon_optimizer_init(&st->opt, m, optim, err) != 0 ||
+        melon_grads_init(&st->slots, m, m->max_triples, err) != 0 ||
+        melon_sparse_grad_init(&st->grad, m, m->max_triples, err) != 0) {
         default_free(s);
         s->impl = NULL;
         return -1;

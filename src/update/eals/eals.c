@@ -65,14 +65,15 @@ static const melon_strategy_ops eals_ops = {
     .free_impl = eals_free,
 };
 
-int melon_eals_create(melon_strategy *s, melon_model *model,
-                      const melon_config *cfg, melon_err *err) {
+MELON_CONSTRUCTOR(melon_eals_create) {
+    const melon_eals_config *cfg = own;
+    melon_model *model = m;
     eals_state *st = melon_calloc(1, sizeof *st, err);
     if (!st) return -1;
     s->ops = &eals_ops;
     s->impl = st;
-    st->weight = cfg->eals.weight;
-    if (melon_optimizer_init(&st->opt, model, &cfg->optim, err) != 0 ||
+    st->weight = cfg->weight;
+    if (melon_optimizer_init(&st->opt, model, optim, err) != 0 ||
         melon_grads_init(&st->slots, model, model->max_triples, err) != 0 ||
         melon_sparse_grad_init(&st->grad, model, model->max_triples, err) != 0 ||
         !(st->triple_weight = melon_alloc((size_t)model->max_triples *

@@ -228,8 +228,9 @@ static const melon_strategy_ops eals_als_ops = {
     .free_impl = eals_als_strategy_free,
 };
 
-int melon_eals_als_create(melon_strategy *s, melon_model *model,
-                          const melon_config *cfg, melon_err *err) {
+MELON_CONSTRUCTOR(melon_eals_als_create) {
+    const melon_eals_config *cfg = own;
+    melon_model *model = m;
     int user_emb = find_tensor(model, "user_emb");
     int item_emb = find_tensor(model, "item_emb");
     if (strcmp(model->ops->name, "bpr") != 0 || user_emb < 0 || item_emb < 0) {
@@ -243,7 +244,7 @@ int melon_eals_als_create(melon_strategy *s, melon_model *model,
     if (!st) return -1;
     s->ops = &eals_als_ops;
     s->impl = st;
-    st->cfg = cfg->eals;
+    st->cfg = *cfg;
     st->user_emb = user_emb;
     st->item_emb = item_emb;
     if (melon_grads_init(&st->slots, model, model->max_triples, err) != 0) {

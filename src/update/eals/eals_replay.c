@@ -6,7 +6,7 @@
  * positives and, unlike a uniform loss scale, matters under Adam. */
 #include "update/update_internal.h"
 
-#include "melon/support.h"
+#include "update/support.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +92,10 @@ static const melon_strategy_ops eals_replay_ops = {
     .free_impl = eals_replay_free,
 };
 
-int melon_eals_replay_create(melon_strategy *s, melon_model *model,
-                             const melon_config *cfg, melon_err *err) {
-    int max_batch = cfg->batch_size;
+MELON_CONSTRUCTOR(melon_eals_replay_create) {
+    const melon_eals_config *cfg = own;
+    melon_model *model = m;
+    int max_batch = shape->max_batch;
     if (model->max_triples < 2 * max_batch)
         return melon_fail(err, "eals-replay: model sized for %d triples, the "
                                "replayed history needs %d",
@@ -103,9 +104,9 @@ int melon_eals_replay_create(melon_strategy *s, melon_model *model,
     if (!st) return -1;
     s->ops = &eals_replay_ops;
     s->impl = st;
-    st->weight = cfg->eals.weight;
+    st->weight = cfg->weight;
     size_t total = 3 * (size_t)max_batch;
-    if (melon_optimizer_init(&st->opt, model, &cfg->optim, err) != 0 ||
+    if (melon_optimizer_init(&st->opt, model, optim, err) != 0 ||
         melon_grads_init(&st->slots, model, (int)total, err) != 0 ||
         melon_sparse_grad_init(&st->grad, model, (int)total, err) != 0 ||
         !(st->triples = melon_alloc(total * sizeof *st->triples, err)) ||

@@ -21,7 +21,7 @@
 #include "update/update_internal.h"
 
 #include "melon/lr_matrix.h"
-#include "melon/meta_trial.h"
+#include "update/meta_trial.h"
 #include "melon_official.h"
 
 #include <omp.h>
@@ -285,9 +285,8 @@ OFFICIAL_OPS(official_ops, "melon");
 OFFICIAL_OPS(official_ops_i, "melon-i");
 OFFICIAL_OPS(official_ops_p, "melon-p");
 
-static int check_config(const melon_model *m, const melon_config *cfg,
-                        melon_err *err) {
-    const melon_melon_config *mc = &cfg->melon;
+static int check_config(const melon_model *m, const melon_melon_config *mc,
+                        int max_batch, melon_err *err) {
     if (!melon_model_has_parameters(m))
         return melon_fail(err, "MeLON: model '%s' has no parameters to update",
                           m->ops->name);
@@ -304,10 +303,10 @@ static int check_config(const melon_model *m, const melon_config *cfg,
         return melon_fail(err, "MeLON: widths must be >= 1 and max-edge >= 0 "
                                "(got %d, %d, %d)", mc->interaction_width,
                           mc->role_width, mc->max_edge);
-    if (cfg->batch_size < 1 || m->max_triples < 2 * cfg->batch_size)
+    if (max_batch < 1 || m->max_triples < 2 * max_batch)
         return melon_fail(err, "MeLON: batch size %d needs a model sized for "
-                               "%d triples (it holds %d)", cfg->batch_size,
-                          2 * cfg->batch_size, m->max_triples);
+                               "%d triples (it holds %d)", max_batch,
+                          2 * max_batch, m->max_triples);
     return 0;
 }
 
@@ -329,10 +328,11 @@ static int leak_init(official_state *st, const melon_model *m,
 }
 
 int melon_official_create(melon_strategy *s, melon_model *m,
-                          const melon_config *cfg, melon_ablation ablation,
+                          const melon_melon_config *mc,
+                          const melon_run_shape *shape, melon_ablation ablation,
                           melon_err *err) {
-    if (check_config(m, cfg, err) != 0) return -1;
-    const melon_melon_config *mc = &cfg->melon;
+    int max_batch = shape->max_batch;
+    if (check_config(m, mc, max_batch, err) != 0) return -1;
     official_features features;
     if (official_features_init(&features, m, err) != 0) return -1;
     official_state *st = melon_calloc(1, sizeof *st, err);
@@ -354,8 +354,8 @@ int melon_official_create(melon_strategy *s, melon_model *m,
     adam.lr = mc->meta_lr;
     adam.l2 = mc->meta_l2;
     melon_rng rng;
-    melon_rng_seed_stream(&rng, cfg->seed, OFFICIAL_INIT_STREAM);
-    st->max_batch = cfg->batch_size;
+    melon_rng_seed_stream(&rng, shape->seed, OFFICIAL_INIT_STREAM);
+    st->max_batch = max_batch;
     st->meta_data = mc->meta_data;
     st->leaky = mc->leaky_trial;
     st->dump_path = mc->dump_lr_matrix;
@@ -368,14 +368,14 @@ int melon_official_create(melon_strategy *s, melon_model *m,
         const melon_tensor *t = &m->tensor[k];
         per_pair += t->kind == MELON_DENSE ? (long)t->rows * t->cols : t->cols;
     }
-    st->one_thread = per_pair * 4L * cfg->batch_size < OFFICIAL_PARALLEL_WORK;
+    st->one_thread = per_pair * 4L * max_batch < OFFICIAL_PARALLEL_WORK;
     if (official_params_init(&st->params, &dims, &adam, &rng, err) != 0 ||
         official_call_init(&st->call, m, &dims, mc->max_edge, mc->neighbors,
-                           2 * cfg->batch_size, err) != 0 ||
-        melon_meta_trial_init(&st->trial, m, cfg->batch_size, err) != 0 ||
-        melon_grads_init(&st->slots, m, cfg->batch_size, err) != 0 ||
+                           2 * max_batch, err) != 0 ||
+        melon_meta_trial_init(&st->trial, m, max_batch, err) != 0 ||
+        melon_grads_init(&st->slots, m, max_batch, err) != 0 ||
         (st->meta_data == MELON_META_NEXT_BATCH &&
-         melon_meta_memory_init(&st->memory, m, cfg->batch_size, err) != 0) ||
+         melon_meta_memory_init(&st->memory, m, max_batch, err) != 0) ||
         (st->leaky && leak_init(st, m, err) != 0)) {
         official_free(s);
         s->ops = NULL;

@@ -16,9 +16,9 @@
 #include "melon/grad.h"
 #include "melon/history.h"
 #include "melon/meta_params.h"
-#include "melon/meta_trial.h"
+#include "update/meta_trial.h"
 #include "melon/model.h"
-#include "melon/strategy.h"
+#include "update/strategy.h"
 
 #include <omp.h>
 

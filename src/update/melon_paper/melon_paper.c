@@ -218,9 +218,9 @@ static int init_threads(paper_state *st, const melon_model *m, melon_err *err) {
 }
 
 int melon_paper_create(melon_strategy *s, melon_model *m,
-                       const melon_config *cfg, melon_ablation ablation,
+                       const melon_melon_config *c,
+                       const melon_run_shape *shape, melon_ablation ablation,
                        melon_err *err) {
-    const melon_melon_config *c = &cfg->melon;
     int rc = check_config(c, m, err);
     if (rc != 0) return rc;
     paper_state *st = melon_calloc(1, sizeof *st, err);
@@ -229,14 +229,14 @@ int melon_paper_create(melon_strategy *s, melon_model *m,
     s->ops = ablation == MELON_ABLATION_INTERACTION ? &melon_i_ops
              : ablation == MELON_ABLATION_PARAMETER ? &melon_p_ops
                                                     : &melon_ops;
-    st->cfg = cfg;
+    st->cfg = *c;
     st->first_online_batch = -1;
     int max_triples = m->max_triples;
     int ext = c->extended_width > 0 ? c->extended_width : m->cfg.dim;
     st->flat_capacity = paper_flat_capacity(m, max_triples);
     size_t flat = st->flat_capacity, R = (size_t)max_triples;
     if (paper_params_init(&st->params, c, ablation, node_width(m), ext,
-                          cfg->seed, err) != 0)
+                          shape->seed, err) != 0)
         goto fail;
     if (st->params.has_interaction &&
         paper_interaction_init(&st->inter, m, &st->params, max_triples,

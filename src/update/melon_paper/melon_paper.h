@@ -30,7 +30,7 @@
 #include "melon/attention.h"
 #include "melon/lr_matrix.h"
 #include "melon/meta_params.h"
-#include "melon/meta_trial.h"
+#include "update/meta_trial.h"
 
 #define PAPER_BLOCK 128            /* pairs per role-MLP block */
 #define PAPER_LANES 16             /* floats per vector in the kernels */
@@ -282,7 +282,7 @@ typedef struct {
 } paper_thread;
 
 typedef struct {
-    const melon_config *cfg;
+    melon_melon_config cfg;
     paper_params params;
     paper_interaction inter;
     role_net net;
@@ -331,7 +331,8 @@ int paper_meta_step(melon_strategy *s, melon_context *ctx,
                     const melon_triple *batch, int n, melon_err *err);
 
 int melon_paper_create(melon_strategy *s, melon_model *m,
-                       const melon_config *cfg, melon_ablation ablation,
+                       const melon_melon_config *cfg,
+                       const melon_run_shape *shape, melon_ablation ablation,
                        melon_err *err);
 /* Routes every rate of the following updates to sink (NULL to stop). */
 void melon_paper_set_rate_sink(melon_strategy *s, paper_rate_sink sink,

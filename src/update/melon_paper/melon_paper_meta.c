@@ -148,7 +148,7 @@ int paper_meta_step(melon_strategy *s, melon_context *ctx,
     paper_prepare_call(st, &c, ctx, t->support, t->n_support, &t->support_slots,
                        &t->support_grad);
     /* the leaky trial keeps S_t-only rows, so it needs all of Theta' */
-    int leaky = st->cfg->melon.leaky_trial;
+    int leaky = st->cfg.leaky_trial;
     int cached = !leaky && st->thread[0].cache_rate != NULL;
     if (!leaky) query_coordinates(st, &c, batch, n);
     paper_forward_pass(st, &c, leaky ? NULL : st->needed, cached, NULL, NULL);
@@ -159,7 +159,7 @@ int paper_meta_step(melon_strategy *s, melon_context *ctx,
     pairs_backward(st, &c, cached);
     if (p->has_interaction)
         paper_interaction_backward(&st->inter, p, m,
-                                   st->cfg->melon.leaky_slope, st->d_eta,
+                                   st->cfg.leaky_slope, st->d_eta,
                                    c.n);
     melon_meta_params_step(&p->mp);
     if (leaky) paper_apply_delta(&c, m, st->delta, &t->query_grad);

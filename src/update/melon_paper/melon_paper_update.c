@@ -22,7 +22,7 @@ void paper_prepare_call(paper_state *st, paper_call *c, melon_context *ctx,
                         const melon_grads *slots,
                         const melon_sparse_grad *touched) {
     const paper_params *p = &st->params;
-    const melon_melon_config *mc = &st->cfg->melon;
+    const melon_melon_config *mc = &st->cfg;
     memset(c, 0, sizeof *c);
     c->m = ctx->model;
     c->triples = triples;
@@ -162,7 +162,7 @@ static void dump_sink(void *user, int triple, const char *tensor, int32_t row,
 }
 
 static int dump_wanted(paper_state *st, const melon_context *ctx) {
-    const melon_melon_config *mc = &st->cfg->melon;
+    const melon_melon_config *mc = &st->cfg;
     if (ctx->phase != MELON_PHASE_ONLINE) return 0;
     if (st->first_online_batch < 0) st->first_online_batch = (long)ctx->batch;
     return mc->dump_lr_matrix &&
@@ -196,7 +196,7 @@ int paper_update(melon_strategy *s, melon_context *ctx,
     paper_rate_sink sink = st->sink;
     void *sink_user = st->sink_user;
     if (dump_wanted(st, ctx)) {
-        if (open_dump(&dump, ctx, st->cfg->melon.dump_lr_matrix, batch, n,
+        if (open_dump(&dump, ctx, st->cfg.dump_lr_matrix, batch, n,
                       err) != 0)
             return -1;
         sink = dump_sink;

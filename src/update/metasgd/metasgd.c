@@ -175,9 +175,9 @@ static const melon_strategy_ops metasgd_ops = {
 /* Random stream of alpha's init. */
 #define METASGD_INIT_STREAM 0x4d45544153474455ULL
 
-int melon_metasgd_create(melon_strategy *s, melon_model *model,
-                         const melon_config *cfg, melon_err *err) {
-    const melon_metasgd_config *c = &cfg->metasgd;
+MELON_CONSTRUCTOR(melon_metasgd_create) {
+    const melon_metasgd_config *c = own;
+    melon_model *model = m;
     if (!melon_model_has_parameters(model)) {
         melon_fail(err, "strategy metasgd needs a model with parameters (bpr "
                         "or ncf), not '%s'", model->ops->name);
@@ -195,9 +195,9 @@ int melon_metasgd_create(melon_strategy *s, melon_model *model,
     melon_meta_adam_config_default(&adam);
     adam.lr = c->meta_lr;
     melon_meta_params_init(&st->alpha, &adam);
-    int max_batch = cfg->batch_size;
+    int max_batch = shape->max_batch;
     melon_rng rng;
-    melon_rng_seed_stream(&rng, cfg->seed, METASGD_INIT_STREAM);
+    melon_rng_seed_stream(&rng, shape->seed, METASGD_INIT_STREAM);
     for (int k = 0; k < model->n_tensors; k++) {
         const melon_tensor *t = &model->tensor[k];
         size_t size = (size_t)t->rows * t->cols;

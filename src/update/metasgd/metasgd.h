@@ -9,7 +9,7 @@
 #include "update/update_internal.h"
 
 #include "melon/meta_params.h"
-#include "melon/meta_trial.h"
+#include "update/meta_trial.h"
 
 typedef struct {
     melon_metasgd_config cfg;

@@ -165,8 +165,9 @@ static const melon_strategy_ops mwnet_ops = {
  * generators). */
 #define MWNET_INIT_STREAM 0x4d574e4554ULL
 
-int melon_mwnet_create(melon_strategy *s, melon_model *model,
-                       const melon_config *cfg, melon_err *err) {
+MELON_CONSTRUCTOR(melon_mwnet_create) {
+    const melon_mwnet_config *cfg = own;
+    melon_model *model = m;
     if (!melon_model_has_parameters(model)) {
         melon_fail(err, "strategy mwnet needs a model with parameters (bpr "
                         "or ncf), not '%s'", model->ops->name);
@@ -176,20 +177,19 @@ int melon_mwnet_create(melon_strategy *s, melon_model *model,
     if (!st) return -1;
     s->ops = &mwnet_ops;
     s->impl = st;
-    st->cfg = cfg->mwnet;
-    st->trial_lr = cfg->mwnet.trial_lr > 0.0f ? cfg->mwnet.trial_lr
-                                              : cfg->optim.lr;
-    int max_batch = cfg->batch_size;
+    st->cfg = *cfg;
+    st->trial_lr = cfg->trial_lr > 0.0f ? cfg->trial_lr : optim->lr;
+    int max_batch = shape->max_batch;
     size_t max_support = 2 * (size_t)max_batch;
     int widest = 1;
     for (int k = 0; k < model->n_tensors; k++)
         if (model->tensor[k].kind == MELON_DENSE && model->tensor[k].rows > widest)
             widest = model->tensor[k].rows;
     melon_rng rng;
-    melon_rng_seed_stream(&rng, cfg->seed, MWNET_INIT_STREAM);
-    if (mwnet_vnet_init(&st->net, cfg->mwnet.hidden, cfg->mwnet.meta_lr,
-                        cfg->mwnet.meta_l2, &rng, err) != 0 ||
-        melon_optimizer_init(&st->opt, model, &cfg->optim, err) != 0 ||
+    melon_rng_seed_stream(&rng, shape->seed, MWNET_INIT_STREAM);
+    if (mwnet_vnet_init(&st->net, cfg->hidden, cfg->meta_lr,
+                        cfg->meta_l2, &rng, err) != 0 ||
+        melon_optimizer_init(&st->opt, model, optim, err) != 0 ||
         melon_meta_trial_init(&st->trial, model, max_batch, err) != 0 ||
         (st->cfg.meta_data == MELON_META_NEXT_BATCH &&
          melon_meta_memory_init(&st->memory, model, max_batch, err) != 0) ||

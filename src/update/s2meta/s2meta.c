@@ -528,26 +528,27 @@ static int create_states(s2meta_state *st, const melon_model *m,
     return 0;
 }
 
-int melon_s2meta_create(melon_strategy *s, melon_model *model,
-                        const melon_config *cfg, melon_err *err) {
-    int checked = check_config(&cfg->s2meta, model, err);
+MELON_CONSTRUCTOR(melon_s2meta_create) {
+    const melon_s2meta_config *cfg = own;
+    melon_model *model = m;
+    int checked = check_config(cfg, model, err);
     if (checked != 0) return checked; /* -1 or MELON_NOT_APPLICABLE */
     s2meta_state *st = melon_calloc(1, sizeof *st, err);
     if (!st) return -1;
     s->ops = &s2meta_ops;
     s->impl = st;
-    st->cfg = cfg->s2meta;
+    st->cfg = *cfg;
     st->n_tensors = model->n_tensors;
     st->n_threads = omp_get_max_threads();
     s2meta_layout_make(&st->layout, st->cfg.hidden);
-    int n = cfg->batch_size;
+    int n = shape->max_batch;
     melon_meta_adam_config adam;
     melon_meta_adam_config_default(&adam);
     adam.lr = st->cfg.meta_lr;
     adam.clip = st->cfg.clip;
     melon_meta_params_init(&st->params, &adam);
     melon_rng rng;
-    melon_rng_seed_stream(&rng, cfg->seed, S2META_INIT_STREAM);
+    melon_rng_seed_stream(&rng, shape->seed, S2META_INIT_STREAM);
     for (int k = 0; k < model->n_tensors; k++) {
         float *p = melon_meta_params_add(&st->params, model->tensor[k].name,
                                          st->layout.size, 0, err);
@@ -565,7 +566,7 @@ int melon_s2meta_create(melon_strategy *s, melon_model *model,
                                        st->cfg.steps, err) != 0)
             goto fail;
         s2meta_stop_init(&st->stop_layout, p, &rng);
-        melon_rng_seed_stream(&st->stop_rng, cfg->seed, S2META_STOP_STREAM);
+        melon_rng_seed_stream(&st->stop_rng, shape->seed, S2META_STOP_STREAM);
         st->loss_users = melon_alloc(2 * (size_t)n * sizeof(int32_t), err);
         st->loss_items = melon_alloc(2 * (size_t)n * sizeof(int32_t), err);
         st->loss_scores = melon_alloc(2 * (size_t)n * sizeof(float), err);

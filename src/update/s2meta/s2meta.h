@@ -16,7 +16,7 @@
 #include "update/update_internal.h"
 
 #include "melon/meta_params.h"
-#include "melon/meta_trial.h"
+#include "update/meta_trial.h"
 #include "s2meta_lstm.h"
 #include "s2meta_stop.h"
 

@@ -440,31 +440,32 @@ static int create_side(sml_state *st, const melon_model *m, int side, int n,
     return 0;
 }
 
-int melon_sml_create(melon_strategy *s, melon_model *model,
-                     const melon_config *cfg, melon_err *err) {
+MELON_CONSTRUCTOR(melon_sml_create) {
+    const melon_sml_config *cfg = own;
+    melon_model *model = m;
     if (!melon_model_has_parameters(model)) {
         melon_fail(err, "strategy sml needs the bpr model, not '%s'",
                    model->ops->name);
         return MELON_NOT_APPLICABLE;
     }
-    if (cfg->sml.inner < 1)
+    if (cfg->inner < 1)
         return melon_fail(err, "sml: %d inner rounds, expected >= 1",
-                          cfg->sml.inner);
-    if (cfg->sml.hidden < 1)
+                          cfg->inner);
+    if (cfg->hidden < 1)
         return melon_fail(err, "sml: transfer width %d, expected >= 1",
-                          cfg->sml.hidden);
+                          cfg->hidden);
     sml_state *st = melon_calloc(1, sizeof *st, err);
     if (!st) return -1;
     s->ops = &sml_ops;
     s->impl = st;
-    st->cfg = cfg->sml;
+    st->cfg = *cfg;
     st->dim = model->cfg.dim;
     int applicable = check_model(st, model, err);
     if (applicable != 0) {
         sml_free(s);
         return applicable;
     }
-    int n = cfg->batch_size;
+    int n = shape->max_batch;
     melon_meta_adam_config adam;
     melon_meta_adam_config_default(&adam);
     adam.lr = st->cfg.transfer_lr;
@@ -473,7 +474,7 @@ int melon_sml_create(melon_strategy *s, melon_model *model,
     for (int side = 0; side < SML_SIDES; side++)
         if (create_side(st, model, side, n, err) != 0) goto fail;
     melon_rng rng;
-    melon_rng_seed_stream(&rng, cfg->seed, SML_INIT_STREAM);
+    melon_rng_seed_stream(&rng, shape->seed, SML_INIT_STREAM);
     for (int side = 0; side < SML_SIDES; side++) sml_net_init(&st->net[side], &rng);
     melon_optimizer_config opt;
     melon_optimizer_config_default(&opt);

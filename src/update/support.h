@@ -5,7 +5,7 @@
 #ifndef MELON_SUPPORT_H
 #define MELON_SUPPORT_H
 
-#include "melon/strategy.h"
+#include "update/strategy.h"
 
 /* For every interaction (u, i) of the batch, two triples (the "last batch"
  * of the reference): (u, i', j) with i' the item u interacted with most

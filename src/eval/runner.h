@@ -4,7 +4,7 @@
 #ifndef MELON_RUNNER_H
 #define MELON_RUNNER_H
 
-#include "melon/config.h"
+#include "eval/config.h"
 #include "melon/metrics.h"
 #include "melon/stream.h"
 
@@ -46,9 +46,6 @@ typedef struct {
     /* "" or why the losses say the updates diverged (the results are
      * still returned: those of the model the run ended with) */
     char warning[256];
-    /* a resumed run: the configuration's texts (file names, labels) the
-     * checkpoint held, which its melon_config points to */
-    char *texts[MELON_MAX_FILES + 8];
 } melon_run_result;
 
 /* 1 (with the reason in why) when a run's losses say its updates diverged:
@@ -69,12 +66,14 @@ int melon_run_stream(const melon_config *cfg, const melon_stream *stream,
                      melon_run_result *res, melon_err *err);
 /* Loads cfg's data files, then runs. */
 int melon_run(const melon_config *cfg, melon_run_result *res, melon_err *err);
-/* Continues a run from one of its checkpoints: the run's settings come
- * from the checkpoint (and replace *cfg), except the output files,
- * checkpointing, threads and display, which come from *cfg. The per-batch
- * metrics are those of the uninterrupted run. */
-int melon_run_resume(const char *path, melon_config *cfg,
-                     melon_run_result *res, melon_err *err);
+/* Continues a run from one of its checkpoints. The run's settings come
+ * from the checkpoint, except the output files, checkpointing, threads and
+ * display, which come from `invocation`; all of them go to *ran (always
+ * set: free it with melon_config_free; its output paths point into
+ * `invocation`'s). The per-batch metrics are those of the uninterrupted
+ * run. */
+int melon_run_resume(const char *path, const melon_config *invocation,
+                     melon_config *ran, melon_run_result *res, melon_err *err);
 void melon_run_result_free(melon_run_result *res);
 
 /* Mean, median and 90th percentile (nearest rank) of res's update times

@@ -10,11 +10,12 @@
 #define MELON_STRATEGY_H
 
 #include "melon/common.h"
-#include "melon/config.h"
 #include "melon/history.h"
 #include "melon/model.h"
 #include "melon/negatives.h"
+#include "melon/optim.h"
 #include "melon/stream.h"
+#include "update/strategy_config.h"
 
 #include <stdio.h>
 
@@ -28,7 +29,6 @@ typedef struct {
                                          whole past: query with a bound) */
     const melon_pair_index *pairs;
     melon_rng *rng;                   /* the run's training generator */
-    const melon_config *config;
     melon_phase phase;
     size_t batch;                     /* batch index in the split */
     size_t begin;                     /* stream positions of the batch */
@@ -65,12 +65,53 @@ struct melon_strategy {
  * with status 3 then. */
 #define MELON_NOT_APPLICABLE (-2)
 
+/* What a strategy learns about the run it serves: the most triples a batch
+ * hands it, the run's seed and its threads. */
+typedef struct {
+    int max_batch;
+    uint64_t seed;
+    int threads;
+} melon_run_shape;
+
+/* A strategy's constructor: the model, the strategy's own settings (its
+ * family's struct, NULL for none), the recommender's optimiser (for those
+ * that step with it) and the run's shape. */
+typedef int (*melon_strategy_constructor)(melon_strategy *s, melon_model *m,
+                                          const void *own,
+                                          const melon_optimizer_config *optim,
+                                          const melon_run_shape *shape,
+                                          melon_err *err);
+
+/* A strategy family: its settings table and where its settings live in
+ * melon_strategy_config. */
+typedef struct {
+    const melon_settings_table *table;
+    size_t offset;
+} melon_strategy_family;
+
+typedef struct {
+    const char *name;                 /* "melon-i" */
+    const melon_strategy_family *family; /* NULL: no settings of its own */
+    int uses_optimizer;               /* steps with the optimiser's settings */
+    int support_factor;               /* triples it scores per batch triple
+                                         (meta steps score support sets):
+                                         the runner sizes the model for
+                                         support_factor * max_batch */
+    melon_strategy_constructor create;
+} melon_strategy_entry;
+
 /* Names the strategy registry knows, for --help and error messages. */
 extern const char *const melon_strategy_names[];
+/* Every family, up to a NULL table. */
+extern const melon_strategy_family melon_strategy_families[];
+
+/* The registry entry of a strategy, or NULL. */
+const melon_strategy_entry *melon_strategy_find(const char *name);
 
 int melon_strategy_create(melon_strategy *s, const char *name,
-                          melon_model *model, const melon_config *cfg,
-                          melon_err *err);
+                          melon_model *model, const melon_strategy_config *settings,
+                          const melon_optimizer_config *optim,
+                          const melon_run_shape *shape, melon_err *err);
 void melon_strategy_free(melon_strategy *s);
 
 /* Strategy state files (magic + name + the strategy's own blob). */

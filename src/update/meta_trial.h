@@ -16,7 +16,7 @@
 
 #include "melon/grad.h"
 #include "melon/snapshot.h"
-#include "melon/strategy.h"
+#include "update/strategy.h"
 
 typedef struct {
     melon_triple *support;       /* [2 * max_batch] */
