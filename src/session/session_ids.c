@@ -140,6 +140,7 @@ int session_append_events(melon_session *s, const int32_t *users,
                           const int32_t *items, const double *times, size_t n,
                           melon_err *err) {
     melon_stream *st = &s->stream;
+    if (n == 0) return 0; /* nothing to copy (the arrays may not exist yet) */
     if (st->n + n >= UINT32_MAX)
         return melon_fail(err, "session: more than %u events", UINT32_MAX - 1);
     if (st->n + n > s->stream_room) {
