@@ -12,6 +12,7 @@ int melon_cmd_bench(int argc, char **argv);
 int melon_cmd_report(int argc, char **argv);
 int melon_cmd_serve(int argc, char **argv);
 int melon_cmd_loadgen(int argc, char **argv);
+int melon_cmd_recommend(int argc, char **argv);
 
 /* For `melon bench`: whether `melon run` knows option --name and whether
  * it takes a value (1), is a flag (0), or is unknown (-1). */

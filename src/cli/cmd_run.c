@@ -306,8 +306,6 @@ static int reserve_outputs(melon_config *cfg, melon_outputs *o, melon_err *err) 
                             &run->save_model, &mc->dump_lr_matrix};
     const char *options[] = {"--out", "--per-batch", "--ranks", "--save-model",
                              "--dump-lr-matrix"};
-    if (run->save_model && strcmp(cfg->model.name, "pop") == 0)
-        return melon_fail(err, "--save-model: model pop has no parameters to save");
     /* only MeLON's strategies write the learning-rate matrix */
     if (strncmp(run->strategy, "melon", 5) != 0) mc->dump_lr_matrix = NULL;
     for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {

@@ -36,7 +36,8 @@ static void print_usage(FILE *out) {
           "  report  tables and figures from a directory of results\n"
           "  serve   the online recommender over HTTP: durable ingest, live\n"
           "          updates and quality, recommendations\n"
-          "  loadgen replay a dataset against a running server\n\n"
+          "  loadgen replay a dataset against a running server\n"
+          "  recommend  a user's top-K from a checkpoint\n\n"
           "Options:\n"
           "  --help     show this help (and `melon <command> --help`)\n"
           "  --version  print the version\n\n"
@@ -75,7 +76,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "report") == 0) return melon_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return melon_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "loadgen") == 0) return melon_cmd_loadgen(argc - 1, argv + 1);
-    fprintf(stderr, "melon: unknown command '%s' (commands: run, data, bench, report, serve, loadgen; see "
+    if (strcmp(cmd, "recommend") == 0) return melon_cmd_recommend(argc - 1, argv + 1);
+    fprintf(stderr, "melon: unknown command '%s' (commands: run, data, bench, report, serve, loadgen, recommend; see "
                     "melon --help)\n", cmd);
     return 2;
 }

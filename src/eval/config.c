@@ -57,7 +57,8 @@ static const melon_setting settings[] = {
      .help = "write the rank of every evaluated interaction here"},
     {.name = "save-model", .type = MELON_SETTING_STRING, .offset = AT(save_model),
      .metavar = "FILE", .flags = MELON_SETTING_OUTPUT,
-     .help = "save the final recommender parameters here"},
+     .help = "save the final session here as a checkpoint (melon "
+             "recommend, melon_open)"},
     {.name = "checkpoint", .type = MELON_SETTING_STRING, .offset = AT(checkpoint),
      .metavar = "FILE", .flags = MELON_SETTING_OUTPUT,
      .help = "keep the run's whole state here (atomically replaced): after "

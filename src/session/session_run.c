@@ -151,9 +151,8 @@ static int run_online(melon_session *s, const melon_run_config *out,
                               res->n_test_batches, s->cfg.run.strategy,
                               res->warning, sizeof res->warning);
     if (out->ranks_csv && write_ranks(s, out->ranks_csv, err) != 0) return -1;
-    if (out->save_model && melon_model_has_parameters(&s->model) &&
-        melon_model_save(&s->model, out->save_model, err) != 0)
-        return -1;
+    /* the final session, as a checkpoint (`melon recommend`, melon_open) */
+    if (out->save_model && melon_save(s, out->save_model, err) != 0) return -1;
     return 0;
 }
 

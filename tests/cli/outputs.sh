@@ -52,8 +52,6 @@ run run "${small[@]}" --strategy melon --dump-lr-matrix "$tmp/w/lr.csv" --dump-b
 check "a --dump-batch beyond the stream fails" err_has "dump-batch 99: the stream has 7 online batches"
 run run "${small[@]}" --out "$tmp/w"
 check "an output that is a folder is refused" err_has "out $tmp/w: is a folder"
-run run "${small[@]}" --model pop --save-model "$tmp/w/m.bin"
-check "--save-model of pop is refused" err_has "model pop has no parameters"
 run run "${small[@]}" --out "$tmp/w/a" --per-batch "$tmp/w/../w/a"
 check "two outputs that are one file are refused" err_has "are the same file"
 
