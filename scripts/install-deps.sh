@@ -6,7 +6,7 @@ packages=(build-essential cmake pkg-config clang libopenblas-openmp-dev
           zlib1g-dev libbz2-dev liblzma-dev libcurl4-openssl-dev libssl-dev
           libcmocka-dev python3 libgsl-dev libcjson-dev gnuplot-nox libyajl-dev
           libmicrohttpd-dev curl libopenmpi-dev openmpi-bin python3-cffi
-          python3-numpy python3-pytest python3-pandas)
+          python3-numpy python3-pytest python3-pandas chromium)
 
 missing=()
 for p in "${packages[@]}"; do
