@@ -256,6 +256,43 @@ static void test_eval_negatives_too_few_items(void **state) {
     melon_pair_index_free(&index);
 }
 
+/* Negatives drawn as a live system can: from the items the user has not
+ * interacted with before `end`. User 0 takes items 0..19 at positions
+ * 0..19 and items 20..39 at 20..39, among 120 items. */
+static void test_eval_negatives_before(void **state) {
+    (void)state;
+    static tiny_stream t;
+    tiny_init(&t, 1, 120);
+    for (int32_t i = 0; i < 40; i++) tiny_add(&t, 0, i);
+    melon_pair_index index;
+    melon_err err;
+    assert_int_equal(melon_pair_index_build(&index, &t.stream, &err), 0);
+    assert_int_equal(melon_pair_count_before(&index, 0, 20), 20);
+    assert_int_equal(melon_pair_count_before(&index, 0, 0), 0);
+    assert_int_equal(melon_pair_count_before(&index, 0, SIZE_MAX), 40);
+    const int32_t users[1] = {0};
+    int32_t out[99];
+    /* never: 80 free items, fewer than 99 */
+    assert_int_equal(melon_sample_eval_negatives(&index, 1, 0, users, 1, 99, out,
+                                                 &err), -1);
+    assert_non_null(strstr(err.msg, "interacts with 40 of the 120 items,"));
+    /* before position 20: exactly the 100 items 20..119 are free */
+    assert_int_equal(melon_sample_eval_negatives_before(&index, 1, 0, users, 1, 99,
+                                                        20, out, &err), 0);
+    int taken[120] = {0}, later = 0;
+    for (int k = 0; k < 99; k++) {
+        assert_true(out[k] >= 20 && out[k] < 120);
+        assert_int_equal(taken[out[k]]++, 0);
+        later += out[k] < 40;
+    }
+    assert_true(later >= 19); /* 99 of 100: at most one of 20..39 is left out */
+    /* before 30: 90 free, too few, and the message says "up to this batch" */
+    assert_int_equal(melon_sample_eval_negatives_before(&index, 1, 0, users, 1, 99,
+                                                        30, out, &err), -1);
+    assert_non_null(strstr(err.msg, "30 of the 120 items up to this batch"));
+    melon_pair_index_free(&index);
+}
+
 /* Every item is equally likely to be among a user's 99 negatives. */
 static void test_eval_negatives_are_uniform(void **state) {
     (void)state;
@@ -288,6 +325,7 @@ int main(void) {
         cmocka_unit_test(test_train_negatives_are_uniform),
         cmocka_unit_test(test_eval_negatives),
         cmocka_unit_test(test_eval_negatives_too_few_items),
+        cmocka_unit_test(test_eval_negatives_before),
         cmocka_unit_test(test_eval_negatives_are_uniform),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

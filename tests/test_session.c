@@ -261,10 +261,20 @@ static void test_model_growth(void **state) {
     }
 }
 
-/* A live session that meets its users as they come learns what `melon
- * run` learns: the same loss on every batch and the same final scores
- * (the evaluation negatives differ: the run knows every user's future
- * items and never draws them). */
+typedef struct {
+    int32_t *rank;
+    size_t n;
+} rank_record;
+
+static void record_rank(void *ctx, uint64_t seq, int32_t rank) {
+    rank_record *log = ctx;
+    if (seq < log->n) log->rank[seq] = rank;
+}
+
+/* A session fed `melon run`'s stream learns what the run learns, and with
+ * evaluation negatives drawn as a live system can (eval-negatives=before)
+ * ranks every event as the run does, however the stream is cut into
+ * calls. */
 static void test_live_matches_run(void **state) {
     (void)state;
     int64_t *users = malloc(N_EVENTS * sizeof *users);
@@ -286,6 +296,8 @@ static void test_live_matches_run(void **state) {
         cfg.run.threads = 2;
         cfg.model.name = models[mk];
         cfg.model.dim = 8;
+        /* negatives as a live system can draw them */
+        cfg.run.eval_negatives = MELON_EVAL_BEFORE;
         melon_run_result res;
         melon_err err;
         assert_int_equal(melon_run(&cfg, &res, &err), 0);
@@ -312,6 +324,36 @@ static void test_live_matches_run(void **state) {
                 fail_msg("%s batch %zu: session loss %.9g, run loss %.9g",
                          models[mk], t, st.last_loss, res.train_loss[t]);
         }
+        melon_free(s);
+        /* the same stream in calls of 300 events, across batch ends: every
+         * batch's ranks give the run's per-batch metrics */
+        s = create(models[mk], "default");
+        assert_int_equal(melon_declare_item_ids(s, order, (size_t)n_order, &err), 0);
+        assert_int_equal(melon_pretrain_ids(s, users, items, NULL, past, &err), 0);
+        size_t n_online = N_EVENTS - past;
+        rank_record log = {calloc(n_online, sizeof(int32_t)), n_online};
+        melon_on_rank(s, record_rank, &log);
+        for (size_t at = past; at < N_EVENTS; at += 300) {
+            size_t n = N_EVENTS - at < 300 ? N_EVENTS - at : 300;
+            assert_int_equal(melon_observe_ids(s, users + at, items + at, NULL, n,
+                                               NULL, &err), 0);
+        }
+        assert_int_equal(melon_flush(s, NULL, &err), 0);
+        for (size_t t = 0; t < res.n_test_batches; t++) {
+            melon_metric_sums sums;
+            melon_metric_sums_clear(&sums);
+            for (size_t k = t * 64; k < n_online && k < (t + 1) * 64; k++)
+                if (log.rank[k] > 0) melon_metric_sums_add_rank(&sums, log.rank[k]);
+            const melon_metric_sums *want = &res.per_batch[t];
+            if (sums.count != want->count ||
+                memcmp(sums.hr, want->hr, sizeof sums.hr) != 0 ||
+                memcmp(sums.ndcg, want->ndcg, sizeof sums.ndcg) != 0 ||
+                memcmp(sums.mrr, want->mrr, sizeof sums.mrr) != 0)
+                fail_msg("%s batch %zu: live HR@10 %g of %zu, run %g of %zu",
+                         models[mk], t, sums.hr[1], sums.count, want->hr[1],
+                         want->count);
+        }
+        free(log.rank);
         melon_run_result_free(&res);
         melon_free(s);
     }

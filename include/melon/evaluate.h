@@ -2,7 +2,9 @@
  * it stands before it sees the batch.
  *
  * Every interaction (u, i) of the batch is ranked against negatives: N items
- * sampled from those u never interacts with (the protocol's 99), or, with
+ * sampled from those u never interacts with (the protocol's 99; with
+ * `before` set, from those u has not interacted with up to the end of the
+ * batch, which is all a live system can know), or, with
  * MELON_NEGATIVES_ALL, every item u has not interacted with up to the end
  * of the batch. The interactions of one user in the batch also form one
  * list, the user's distinct items of the batch (the targets) ranked
@@ -24,6 +26,10 @@
 
 typedef struct {
     int negatives;            /* sampled per interaction, or _ALL */
+    int before;               /* sampled from the items the user has not
+                                 interacted with up to the end of the batch
+                                 (0: anywhere in the stream; set by the
+                                 caller after init) */
     size_t capacity;          /* interactions per batch */
     int32_t n_users;
     int32_t n_items;

@@ -100,10 +100,14 @@ int melon_get_setting(const melon_session *s, const char *name, char *value,
  *
  * Declares a catalogue: the items get rows now, in the given order
  * (repeats and already known items are skipped). Evaluation negatives and
- * training negatives are drawn from the items known so far, so declaring
- * the catalogue before pre-training makes the negatives those of `melon
- * run` on the same data. names: n strings; lens: their lengths, or NULL
- * when they are NUL-terminated. */
+ * training negatives are drawn from the items known so far, and an
+ * evaluation negative is never an item the user has interacted with up to
+ * the end of its batch (a session cannot know what its users do later).
+ * So a session whose catalogue is declared before pre-training ranks every
+ * event as `melon run --eval-negatives before` does on the same data,
+ * however the stream is cut into calls (`melon run`'s default avoids the
+ * items a user takes later too, as the paper's protocol does). names: n
+ * strings; lens: their lengths, or NULL when they are NUL-terminated. */
 int melon_declare_items(melon_session *s, const char *const *names,
                         const size_t *lens, size_t n, melon_err *err);
 int melon_declare_item_ids(melon_session *s, const int64_t *ids, size_t n,

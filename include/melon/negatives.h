@@ -52,6 +52,12 @@ void melon_pair_index_free(melon_pair_index *index);
 uint32_t melon_pair_first(const melon_pair_index *index, int32_t user,
                           int32_t item);
 
+/* How many distinct items the user interacted with before position `end`
+ * (SIZE_MAX: at all). The user's items are kept in first-seen order, so
+ * these are the first ones of the list. */
+int32_t melon_pair_count_before(const melon_pair_index *index, int32_t user,
+                                size_t end);
+
 /* One causal training negative for `user`: uniform over the items the user
  * has not interacted with before position `end`. Returns -1 when the user
  * has interacted with every item. */
@@ -66,5 +72,15 @@ int32_t melon_sample_train_negative(const melon_pair_index *index,
 int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
                                 size_t batch, const int32_t *users, size_t n,
                                 int n_negatives, int32_t *out, melon_err *err);
+/* The same, but the negatives come from the items the user has not
+ * interacted with before position `end` (the end of the batch): what a live
+ * system can know. The index may hold later positions too; the draw depends
+ * on (seed, batch, the users, n_negatives, end) only. SIZE_MAX: as
+ * melon_sample_eval_negatives. */
+int melon_sample_eval_negatives_before(const melon_pair_index *index,
+                                       uint64_t seed, size_t batch,
+                                       const int32_t *users, size_t n,
+                                       int n_negatives, size_t end,
+                                       int32_t *out, melon_err *err);
 
 #endif

@@ -201,10 +201,21 @@ typedef struct {
     uint32_t tag;
 } eval_marks;
 
+int32_t melon_pair_count_before(const melon_pair_index *index, int32_t user,
+                                size_t end) {
+    int32_t n = index->user_distinct[user];
+    if (end == SIZE_MAX) return n;
+    int32_t k = 0;
+    while (k < n && (size_t)melon_pair_first(index, user,
+                                             index->user_items[user][k]) < end)
+        k++;
+    return k;
+}
+
 static void mark_user_items(const melon_pair_index *index, eval_marks *m,
-                            int32_t user) {
+                            int32_t user, int32_t n_user_items) {
     m->tag++;
-    for (int32_t a = 0; a < index->user_distinct[user]; a++)
+    for (int32_t a = 0; a < n_user_items; a++)
         m->mark[index->user_items[user][a]] = m->tag;
 }
 
@@ -257,6 +268,15 @@ int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
                                 size_t batch, const int32_t *users, size_t n,
                                 int n_negatives, int32_t *out,
                                 melon_err *err) {
+    return melon_sample_eval_negatives_before(index, seed, batch, users, n,
+                                              n_negatives, SIZE_MAX, out, err);
+}
+
+int melon_sample_eval_negatives_before(const melon_pair_index *index,
+                                       uint64_t seed, size_t batch,
+                                       const int32_t *users, size_t n,
+                                       int n_negatives, size_t end,
+                                       int32_t *out, melon_err *err) {
     int32_t n_items = index->n_items;
     if (n_negatives < 1)
         return melon_fail(err, "evaluation negatives: %d per interaction, "
@@ -274,24 +294,26 @@ int melon_sample_eval_negatives(const melon_pair_index *index, uint64_t seed,
             return melon_fail(err, "evaluation negatives: user %d outside "
                                    "0..%d", user, index->n_users - 1);
         }
-        int64_t n_free = (int64_t)n_items - index->user_distinct[user];
+        int32_t n_user_items = melon_pair_count_before(index, user, end);
+        int64_t n_free = (int64_t)n_items - n_user_items;
         if (n_free < n_negatives) {
             char buf[32];
             free(scratch);
             free(marks.mark);
             return melon_fail(err,
-                              "user '%s' interacts with %d of the %d items, "
+                              "user '%s' interacts with %d of the %d items%s, "
                               "leaving %lld never interacted with: fewer "
                               "than the %d evaluation negatives needed",
                               user_label(index, user, buf, sizeof buf),
-                              index->user_distinct[user], n_items,
+                              n_user_items, n_items,
+                              end == SIZE_MAX ? "" : " up to this batch",
                               (long long)n_free, n_negatives);
         }
         melon_rng rng;
         melon_rng_seed_stream(&rng, seed, batch * EVAL_STREAM_STRIDE + k);
         int few_free = n_free < 4 * (int64_t)n_negatives ||
                        4 * n_free < (int64_t)n_items;
-        mark_user_items(index, &marks, user);
+        mark_user_items(index, &marks, user, n_user_items);
         if (!few_free &&
             eval_by_rejection(index, &rng, &marks, n_negatives, chosen) == 0)
             continue;

@@ -144,6 +144,7 @@ static int setup(dist_state *ds, melon_err *err) {
                                err) != 0 ||
         melon_grads_init(&ds->slots, &ds->shard, cfg->run.batch_size, err) != 0)
         return -1;
+    ds->evaluator.before = cfg->run.eval_negatives == MELON_EVAL_BEFORE;
     ds->user_width = table_width(&ds->shard, MELON_USER_TABLE);
     ds->item_width = table_width(&ds->shard, MELON_ITEM_TABLE);
     melon_rng_seed_stream(&ds->train_rng, cfg->run.seed, 1);

@@ -8,6 +8,8 @@
 
 #define AT(field) offsetof(melon_run_config, field)
 
+static const char *const eval_negatives_names[] = {"never", "before", NULL};
+
 /* --negatives all: MELON_NEGATIVES_ALL */
 static const char *const negatives_names[] = {"all", NULL};
 
@@ -40,6 +42,14 @@ static const melon_setting settings[] = {
      .help = "rank each interaction against N sampled items its user never "
              "interacts with, or against every item the user has not "
              "interacted with (all)"},
+    {.name = "eval-negatives", .type = MELON_SETTING_ENUM,
+     .offset = AT(eval_negatives), .metavar = "FROM", .def = MELON_EVAL_NEVER,
+     .choices = eval_negatives_names, .flags = MELON_SETTING_PROTOCOL,
+     .help = "sampled evaluation negatives come from the items the user "
+             "never interacts with anywhere in the stream (never: the "
+             "protocol's), or from those the user has not interacted with up "
+             "to the end of the batch (before: what a live system knows; live "
+             "sessions always draw them so)"},
     {.name = "threads", .type = MELON_SETTING_INT, .offset = AT(threads),
      .metavar = "T", .def = 0, .min = 0, .max = 1024, .help = "threads (0: all cores)"},
     {.name = "ieee-subnormals", .type = MELON_SETTING_FLAG,

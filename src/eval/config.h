@@ -27,6 +27,11 @@ typedef struct {
                                      batches as the stream and never touch
                                      the test stream (model selection) */
     int epochs;
+    int eval_negatives;           /* MELON_EVAL_NEVER: sampled from the items
+                                     the user never interacts with anywhere
+                                     (protocol.md 3); MELON_EVAL_BEFORE: from
+                                     those not interacted with up to the end
+                                     of the batch (a live system's view) */
     int negatives;                /* evaluation negatives per interaction,
                                      or 0 (MELON_NEGATIVES_ALL): every item
                                      the user has not interacted with
@@ -49,6 +54,8 @@ typedef struct {
     int progress;                 /* -1 auto (only on a terminal), 0, 1 */
     int quiet;                    /* no table on stdout */
 } melon_run_config;
+
+enum { MELON_EVAL_NEVER = 0, MELON_EVAL_BEFORE = 1 };
 
 extern const melon_settings_table melon_run_settings;
 

@@ -198,9 +198,11 @@ static int evaluate_sampled(melon_evaluator *ev, melon_model *model,
                             const melon_pair_index *pairs, uint64_t seed,
                             size_t batch, size_t begin, melon_err *err) {
     size_t n = ev->n, n_neg = (size_t)ev->negatives, width = n_neg + 1;
-    if (melon_sample_eval_negatives(pairs, seed, batch, stream->user + begin,
-                                    n, ev->negatives, ev->negative_items,
-                                    err) != 0)
+    size_t end = ev->before ? begin + n : SIZE_MAX;
+    if (melon_sample_eval_negatives_before(pairs, seed, batch,
+                                           stream->user + begin, n,
+                                           ev->negatives, end,
+                                           ev->negative_items, err) != 0)
         return -1;
     for (size_t r = 0; r < n; r++) {
         int32_t *users = ev->pair_users + r * width;

@@ -128,14 +128,17 @@ static int evaluate_batch(melon_session *s, size_t batch, size_t begin,
     melon_metric_sums_clear(sums);
     for (size_t r = 0; r < n; r++) s->batch_ranks[r] = MELON_RANK_NONE;
     if (!s->evaluate) return 0;
+    melon_evaluator *ev = &s->evaluator;
+    /* a live session cannot know what its users do later */
+    ev->before = !s->preloaded_end || s->cfg.run.eval_negatives == MELON_EVAL_BEFORE;
     int negatives = s->cfg.run.negatives;
     if (negatives != MELON_NEGATIVES_ALL && !s->strict_eval)
         for (size_t r = 0; r < n; r++) {
             int32_t user = st->user[begin + r];
-            if ((int64_t)s->pairs.n_items - s->pairs.user_distinct[user] < negatives)
-                return 0;
+            int32_t had = melon_pair_count_before(&s->pairs, user,
+                                                  ev->before ? end : SIZE_MAX);
+            if ((int64_t)s->pairs.n_items - had < negatives) return 0;
         }
-    melon_evaluator *ev = &s->evaluator;
     double t0 = melon_now();
     if (melon_evaluate_batch(ev, &s->model, st, &s->pairs, &s->history,
                              s->cfg.run.seed, batch, begin, end, err) != 0)
