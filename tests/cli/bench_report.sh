@@ -4,14 +4,7 @@
 # files with known values. usage: bench_report.sh MELON_BINARY SOURCE_DIR
 set -u
 melon=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() {
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 python3 - "$tmp/a.csv" "$tmp/b.tsv" <<'PY'
 import sys, random
@@ -200,5 +193,4 @@ check "its means and standard errors" grep -q "^| toy (all items) | bpr | defaul
 check "n/a where a seed lacks them" grep -q "^| toy | bpr | default | n/a | n/a | n/a | n/a | 2 |$" "$k"
 check "no MRR table for older results" bash -c "! grep -q 'MRR' '$tmp/rfloor/report.md'"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

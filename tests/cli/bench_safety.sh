@@ -6,20 +6,13 @@
 # signals, every wait bounded. usage: bench_safety.sh MELON_BINARY SOURCE_DIR
 set -u
 melon=$1
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 slow_bench=
 cleanup() {
   [ -n "$slow_bench" ] && kill -KILL "$slow_bench" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-check() {
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-err_has() { grep -q -- "$1" "$tmp/err"; }
 # waits up to $1 tenths of a second for a command to succeed
 within() {
   local tenths=$1; shift
@@ -125,5 +118,4 @@ wait "$slow_bench" 2>/dev/null
 slow_bench=
 check "SIGKILL of bench stops its cells too" within 100 none_alive $cells
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

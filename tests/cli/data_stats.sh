@@ -5,19 +5,9 @@
 set -u
 melon=$1
 fixtures=$2/tests/fixtures/native
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/melon-stats-test-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 export MELON_CACHE_DIR="$tmp/cache"
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-run() { "$melon" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
 out_line() { grep -E -- "$1" "$tmp/out" >/dev/null; }
-err_has() { grep -q -- "$1" "$tmp/err"; }
 
 run data stats --help
 check "stats --help exits 0" [ "$(rc)" = 0 ]
@@ -117,5 +107,4 @@ run data stats ml-100k
 check "catalog name not fetched: exit 1" [ "$(rc)" = 1 ]
 check "catalog name not fetched: says how" err_has "run: melon data fetch ml-100k"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

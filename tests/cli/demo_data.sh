@@ -5,14 +5,7 @@
 set -u
 melon=$(realpath "$1")
 src=$(realpath "$2")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
+. "$(dirname "$0")/lib.sh"
 if [ ! -f "$src/../shared/data/ml-100k/u.data.gz" ]; then
   echo "SKIP: no ml-100k beside the project"; echo "0 passed, 0 failed"; exit 0
 fi
@@ -34,5 +27,4 @@ MELON_CACHE_DIR=$tmp/cache2 bash -c "cd '$tmp/project' && bash scripts/demo-data
   >"$tmp/out" 2>"$tmp/err"
 check "no copy either: fails" [ $? != 0 ]
 check "no copy either: the download's error is shown" grep -q "melon: error: ml-100k" "$tmp/err"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

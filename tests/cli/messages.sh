@@ -5,18 +5,7 @@
 # for open bounds, singular counts. usage: messages.sh MELON_BINARY SOURCE_DIR
 set -u
 melon=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() {
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-run() { "$melon" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-err_has() { grep -q -- "$1" "$tmp/err"; }
-out_has() { grep -q -- "$1" "$tmp/out"; }
+. "$(dirname "$0")/lib.sh"
 
 python3 - "$tmp/a.csv" "$tmp/b.csv" <<'PY'
 import sys, random
@@ -119,5 +108,4 @@ check "closed ranges still read between" err_has "must be between 0 and 100000"
 run run --data "$tmp/a.csv" "${tiny[@]}"
 check "1 pre-training epoch, singular" out_has "seed 1, 1 pre-training epoch$"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

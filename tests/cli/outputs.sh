@@ -6,17 +6,7 @@
 set -u
 set -m # background runs keep the default SIGINT
 melon=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-run() { "$melon" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-err_has() { grep -q -- "$1" "$tmp/err"; }
+. "$(dirname "$0")/lib.sh"
 visible() { (cd "$1" && ls); }          # the names a user sees
 hidden() { (cd "$1" && ls -A | grep '^\.' || true); }
 
@@ -120,5 +110,4 @@ for sig in INT TERM KILL; do
   fi
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

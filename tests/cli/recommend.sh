@@ -5,18 +5,7 @@
 # usage: recommend.sh MELON_BINARY SOURCE_DIR
 set -u
 melon=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-run() { "$melon" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-out_has() { grep -q -- "$1" "$tmp/out"; }
-err_has() { grep -q -- "$1" "$tmp/err"; }
+. "$(dirname "$0")/lib.sh"
 
 # u0 interacts with i0..i9 only; the others with everything
 /usr/bin/python3 - "$tmp/s.csv" <<'PY'
@@ -79,5 +68,4 @@ check "--user is required" [ "$(rc)" = 2 ]
 run recommend --checkpoint "$tmp/m.ckpt" --user u0 -k 0
 check "-k 0 is refused" [ "$(rc)" = 2 ]
 
-echo "recommend: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish recommend

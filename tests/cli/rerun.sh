@@ -4,14 +4,7 @@
 # usage: rerun.sh MELON_BINARY SOURCE_DIR
 set -u
 melon=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # a short stream: 1200 interactions, 40 users, 300 items
 python3 - "$tmp/s.csv" <<'PY'
@@ -92,5 +85,4 @@ check "naming file, setting and value" grep -q "bad.json: config.run.batch-size:
 "$melon" run --rerun "$tmp/missing.json" 2>"$tmp/err"
 check "a missing file is named" grep -q "missing.json: cannot open" "$tmp/err"
 
-echo "rerun.sh: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish rerun.sh

@@ -3,18 +3,7 @@
 # files. usage: run.sh MELON_BINARY SOURCE_DIR
 set -u
 melon=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-run() { "$melon" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-err_has() { grep -q -- "$1" "$tmp/err"; }
-out_has() { grep -q -- "$1" "$tmp/out"; }
+. "$(dirname "$0")/lib.sh"
 
 # random_stream FILE N USERS ITEMS SEED: N interactions, one a second
 random_stream() {
@@ -208,5 +197,4 @@ assert 0 < m["lists"] <= n
 PY
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -5,14 +5,7 @@
 # usage: wait_policy.sh MELON_BINARY SOURCE_DIR
 set -u
 melon=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
+. "$(dirname "$0")/lib.sh"
 # the spin count of the OpenMP runtime that runs the command (the last one
 # printed: melon may start itself again with the policy set)
 spin_count() {
@@ -63,5 +56,4 @@ if /usr/bin/python3 -c "import sys; sys.exit(not $active > 1.3 * $passive)"; the
 else
   echo "note: spinning threads cost no measurable CPU time here; CPU check not made"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish
