@@ -484,6 +484,32 @@ static void test_checkpoint_damage(void **state) {
     melon_free(s);
 }
 
+/* An integer id is its decimal text, at both ends of the range too. */
+static void test_integer_ids(void **state) {
+    (void)state;
+    melon_session *s = create("bpr", "default");
+    const int64_t users[] = {INT64_MIN, -1, 0, 7, 42, 1000000007, INT64_MAX};
+    const int64_t items[] = {5, 5, 6, 6, 7, 7, 8};
+    size_t n = sizeof users / sizeof *users;
+    melon_err err;
+    assert_int_equal(melon_observe_ids(s, users, items, NULL, n, NULL, &err), 0);
+    melon_stats st;
+    assert_int_equal(melon_get_stats(s, &st, &err), 0);
+    assert_int_equal(st.users, (int64_t)n);
+    for (size_t k = 0; k < n; k++) {
+        char text[32];
+        snprintf(text, sizeof text, "%lld", (long long)users[k]);
+        const char *got[1];
+        size_t total = 0;
+        assert_int_equal(melon_user_items(s, text, got, 1, &total, &err), 0);
+        assert_int_equal(total, 1);
+        char item[32];
+        snprintf(item, sizeof item, "%lld", (long long)items[k]);
+        assert_string_equal(got[0], item);
+    }
+    melon_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settings),
@@ -493,6 +519,7 @@ int main(void) {
         cmocka_unit_test(test_live_matches_run),
         cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_checkpoint_damage),
+        cmocka_unit_test(test_integer_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

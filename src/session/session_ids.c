@@ -3,7 +3,6 @@
  * part that has a row per user or item. */
 #include "session_internal.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +38,11 @@ int session_check_id(const char *text, size_t len, const char *what,
 
 int session_intern(session_ids *ids, const char *text, size_t len,
                    int32_t *id, melon_err *err) {
+    int32_t known = session_find(ids, text, len);
+    if (known >= 0) {
+        *id = known;
+        return 0;
+    }
     size_t before = ids->table.count;
     uint32_t got;
     if (before == ids->room) {
@@ -71,7 +75,19 @@ int32_t session_find(const session_ids *ids, const char *text, size_t len) {
 }
 
 size_t session_id_text(int64_t id, char *buf) {
-    return (size_t)sprintf(buf, "%" PRId64, id);
+    /* digits from the last (what sprintf's %lld writes, without its cost
+     * on every event) */
+    char digits[20];
+    uint64_t v = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
+    size_t n = 0, len = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (id < 0) buf[len++] = '-';
+    while (n) buf[len++] = digits[--n];
+    buf[len] = 0;
+    return len;
 }
 
 /* The model, the strategy and the learner's structures, once a user and an

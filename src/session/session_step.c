@@ -279,25 +279,27 @@ static int take_events(melon_session *s, const event_ids *ev,
         t = event_text(ev->items, ev->item_lens, ev->item_ids, k, buf, &len);
         if (session_check_id(t, len, "item", k, err) != 0) return -1;
     }
-    int32_t chunk_users[256], chunk_items[256];
-    for (size_t at = 0; at < n; at += 256) {
-        size_t m = n - at < 256 ? n - at : 256;
-        for (size_t k = 0; k < m; k++) {
-            size_t len;
-            const char *t = event_text(ev->users, ev->user_lens, ev->user_ids,
-                                       at + k, buf, &len);
-            if (session_intern(&s->users, t, len, &chunk_users[k], err) != 0)
-                return -1;
-            t = event_text(ev->items, ev->item_lens, ev->item_ids, at + k, buf, &len);
-            if (session_intern(&s->items, t, len, &chunk_items[k], err) != 0)
-                return -1;
+    /* every id first, then the tables grow once: the model is created
+     * with all the users and items of the call (a strategy that cannot
+     * grow takes the pre-training events whatever their order) */
+    int32_t *users = melon_alloc((n ? n : 1) * sizeof *users, err);
+    int32_t *items = melon_alloc((n ? n : 1) * sizeof *items, err);
+    int rc = users && items ? 0 : -1;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        size_t len;
+        const char *t = event_text(ev->users, ev->user_lens, ev->user_ids, k,
+                                   buf, &len);
+        rc = session_intern(&s->users, t, len, &users[k], err);
+        if (rc == 0) {
+            t = event_text(ev->items, ev->item_lens, ev->item_ids, k, buf, &len);
+            rc = session_intern(&s->items, t, len, &items[k], err);
         }
-        if (session_grow(s, err) != 0 ||
-            session_append_events(s, chunk_users, chunk_items,
-                                  times ? times + at : NULL, m, err) != 0)
-            return -1;
     }
-    return 0;
+    if (rc == 0) rc = session_grow(s, err);
+    if (rc == 0) rc = session_append_events(s, users, items, times, n, err);
+    free(users);
+    free(items);
+    return rc;
 }
 
 static int writer_enter(melon_session *s, melon_err *err) {
