@@ -31,12 +31,17 @@
 static inline float fm_expf(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
-    /* round(x / ln2) by the 1.5 * 2^23 trick (no call to rintf) */
-    float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    /* round(x / ln2) by the 1.5 * 2^23 trick (no call to rintf): the sum's
+     * low mantissa bits hold k as an integer, read without a float-to-int
+     * conversion (undefined for a NaN x, which then gives NaN) */
+    float shifted = x * 1.44269504088896341f + 12582912.0f;
+    float k = shifted - 12582912.0f;
     float r = x - k * 0.693145751953125f - k * 1.428606765330187e-06f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666667f +
               r * (0.0416666667f + r * (0.00833333333f + r * 0.00138888889f)))));
-    int32_t bits = ((int32_t)k + 127) << 23;
+    uint32_t k_bits;
+    memcpy(&k_bits, &shifted, sizeof k_bits);
+    uint32_t bits = (k_bits - 0x4B400000u + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
