@@ -3,6 +3,7 @@
  * checkpoints that resume exactly and refuse damaged files. */
 #include "test_support.h"
 
+#include "melon/float_mode.h"
 #include "melon/melon.h"
 #include "melon/model.h"
 #include "eval/runner.h"
@@ -484,6 +485,39 @@ static void test_checkpoint_damage(void **state) {
     melon_free(s);
 }
 
+/* The writer computes with subnormals flushed to zero, as melon run does,
+ * unless ieee-subnormals is on; the caller's mode is left as it was. */
+static void note_mode(void *ctx, uint64_t seq, int32_t rank) {
+    (void)seq;
+    (void)rank;
+    int *seen = ctx;
+    seen[melon_float_mode_flushes()]++;
+}
+
+static void test_float_mode(void **state) {
+    (void)state;
+    for (int ieee = 0; ieee < 2; ieee++) {
+        char setting[32];
+        snprintf(setting, sizeof setting, "ieee-subnormals=%s", ieee ? "on" : "off");
+        const char *settings[] = {"model=bpr", "strategy=default",
+                                  "batch-size=4", "dim=4", setting};
+        melon_session *s;
+        melon_err err;
+        assert_int_equal(melon_create(&s, settings, 5, &err), 0);
+        int seen[2] = {0, 0};
+        melon_on_rank(s, note_mode, seen);
+        const int64_t users[] = {1, 2, 1, 3, 2, 3, 1, 2};
+        const int64_t items[] = {10, 11, 12, 10, 13, 11, 13, 12};
+        assert_int_equal(melon_pretrain_ids(s, users, items, NULL, 4, &err), 0);
+        assert_int_equal(melon_observe_ids(s, users + 4, items + 4, NULL, 4,
+                                           NULL, &err), 0);
+        assert_int_equal(seen[ieee ? 0 : 1], 4);
+        assert_int_equal(seen[ieee ? 1 : 0], 0);
+        assert_int_equal(melon_float_mode_flushes(), 0);
+        melon_free(s);
+    }
+}
+
 /* An integer id is its decimal text, at both ends of the range too. */
 static void test_integer_ids(void **state) {
     (void)state;
@@ -520,6 +554,7 @@ int main(void) {
         cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_checkpoint_damage),
         cmocka_unit_test(test_integer_ids),
+        cmocka_unit_test(test_float_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

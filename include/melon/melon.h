@@ -29,7 +29,12 @@
  * load, free: the caller serialises them). Any number of threads may call
  * the readers (recommend, user history, stats, settings, save) at the same
  * time, also while the writer works: a reader sees the model between two
- * batch updates, never in the middle of one. */
+ * batch updates, never in the middle of one.
+ *
+ * Arithmetic: while a writer trains or ranks, it and the OpenMP threads it
+ * computes on flush subnormal floats to zero, as `melon run` does (the
+ * setting ieee-subnormals=on keeps IEEE arithmetic); the caller's mode is
+ * restored before the call returns. */
 #ifndef MELON_MELON_H
 #define MELON_MELON_H
 

@@ -4,6 +4,7 @@
 #include "session_internal.h"
 
 #include "melon/blas_kernels.h"
+#include "melon/float_mode.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -214,24 +215,42 @@ int session_run_batch(melon_session *s, size_t end, int32_t *ranks,
     return 0;
 }
 
+/* The writer trains and ranks as `melon run` does: with subnormal floats
+ * flushed to zero in every thread that computes, unless the setting
+ * ieee-subnormals is on (float_mode.h); the caller gets its mode back. */
+static void compute_enter(const melon_session *s, melon_float_mode *mode) {
+    int threads = s->cfg.run.threads > 0 ? s->cfg.run.threads : omp_get_num_procs();
+    if (!s->cfg.run.ieee_subnormals) melon_float_mode_enter(mode, threads);
+}
+
+static void compute_leave(const melon_session *s, const melon_float_mode *mode) {
+    if (!s->cfg.run.ieee_subnormals) melon_float_mode_leave(mode);
+}
+
 /* Runs every full batch among the pending events; ranks[k] receives the
  * rank of event `first + k` (first: the call's first position). */
 static int run_full_batches(melon_session *s, size_t first, size_t n_call,
                             int32_t *ranks, melon_err *err) {
     size_t bs = (size_t)s->cfg.run.batch_size;
-    while (s->stream.n - s->done >= bs) {
+    if (s->stream.n - s->done < bs) return 0;
+    melon_float_mode mode;
+    compute_enter(s, &mode);
+    int rc = 0;
+    while (rc == 0 && s->stream.n - s->done >= bs) {
         size_t begin = s->done, end = begin + bs;
         if (session_run_batch(s, end, NULL, err) != 0) {
             melon_err why = *err;
             session_set_failed(s, &why);
-            return -1;
+            rc = -1;
+            break;
         }
         if (ranks)
             for (size_t p = begin; p < end; p++)
                 if (p >= first && p < first + n_call)
                     ranks[p - first] = s->batch_ranks[p - begin];
     }
-    return 0;
+    compute_leave(s, &mode);
+    return rc;
 }
 
 static int finite_times(const double *times, size_t n, melon_err *err) {
@@ -352,7 +371,10 @@ int melon_flush(melon_session *s, int32_t *ranks, melon_err *err) {
     if (writer_enter(s, err) != 0) return -1;
     int rc = 0;
     if (s->stream.n > s->done) {
+        melon_float_mode mode;
+        compute_enter(s, &mode);
         rc = session_run_batch(s, s->stream.n, ranks, err);
+        compute_leave(s, &mode);
         if (rc != 0) {
             melon_err why = *err;
             session_set_failed(s, &why);
@@ -372,7 +394,10 @@ static int pretrain(melon_session *s, const event_ids *ev, const double *times,
         melon_fail(err, "pre-training comes once, before the first observed "
                         "event");
     } else if (take_events(s, ev, times, n, err) == 0) {
+        melon_float_mode mode;
+        compute_enter(s, &mode);
         rc = session_pretrain_until(s, s->stream.n, err);
+        compute_leave(s, &mode);
         if (rc != 0) {
             melon_err why = *err;
             session_set_failed(s, &why);
