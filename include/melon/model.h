@@ -144,6 +144,11 @@ void melon_model_free(melon_model *m);
  * amortised O(1) per row. */
 int melon_model_grow(melon_model *m, int32_t n_users, int32_t n_items,
                      melon_err *err);
+/* The same with the new rows zero and the streams left where they were:
+ * for a caller that fills every value and sets the streams (a checkpoint
+ * being loaded), which spares the draws. */
+int melon_model_grow_undrawn(melon_model *m, int32_t n_users, int32_t n_items,
+                             melon_err *err);
 int melon_model_has_parameters(const melon_model *m);
 
 /* The mean BPR loss softplus(-(s(u, i) - s(u, j))) of n triples at the

@@ -141,8 +141,10 @@ int melon_model_add_tensor_std(melon_model *m, const char *name,
     return 0;
 }
 
-/* Grows table k to `rows` rows, drawing the new ones from its stream. */
-static int grow_tensor(melon_model *m, int k, int32_t rows, melon_err *err) {
+/* Grows table k to `rows` rows, drawing the new ones from its stream (or
+ * zeroing them when draw is 0). */
+static int grow_tensor(melon_model *m, int k, int32_t rows, int draw,
+                       melon_err *err) {
     melon_tensor *t = &m->tensor[k];
     if (rows <= t->rows) return 0;
     if (rows > t->cap_rows) {
@@ -158,13 +160,14 @@ static int grow_tensor(melon_model *m, int k, int32_t rows, melon_err *err) {
     }
     size_t old = (size_t)t->rows * (size_t)t->cols;
     size_t added = (size_t)(rows - t->rows) * (size_t)t->cols;
-    melon_init_normal(t->value + old, added, t->init_std, &m->init_rng[k]);
+    if (draw) melon_init_normal(t->value + old, added, t->init_std, &m->init_rng[k]);
+    else memset(t->value + old, 0, added * sizeof(float));
     t->rows = rows;
     return 0;
 }
 
-int melon_model_grow(melon_model *m, int32_t n_users, int32_t n_items,
-                     melon_err *err) {
+static int grow(melon_model *m, int32_t n_users, int32_t n_items, int draw,
+                melon_err *err) {
     int32_t old_users = m->n_users, old_items = m->n_items;
     if (n_users < old_users) n_users = old_users;
     if (n_items < old_items) n_items = old_items;
@@ -173,7 +176,7 @@ int melon_model_grow(melon_model *m, int32_t n_users, int32_t n_items,
         melon_tensor_kind kind = m->tensor[k].kind;
         if (kind == MELON_DENSE) continue;
         if (grow_tensor(m, k, kind == MELON_USER_TABLE ? n_users : n_items,
-                        err) != 0)
+                        draw, err) != 0)
             return -1;
     }
     m->n_users = n_users;
@@ -181,6 +184,16 @@ int melon_model_grow(melon_model *m, int32_t n_users, int32_t n_items,
     if (m->ops->grow && m->ops->grow(m, old_users, old_items, err) != 0)
         return -1;
     return 0;
+}
+
+int melon_model_grow(melon_model *m, int32_t n_users, int32_t n_items,
+                     melon_err *err) {
+    return grow(m, n_users, n_items, 1, err);
+}
+
+int melon_model_grow_undrawn(melon_model *m, int32_t n_users, int32_t n_items,
+                             melon_err *err) {
+    return grow(m, n_users, n_items, 0, err);
 }
 
 void *melon_model_state(const melon_model *m, size_t *bytes) {

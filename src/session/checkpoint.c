@@ -277,14 +277,19 @@ static int read_ids(cursor *c, const char *tag, session_ids *ids) {
     if (expect_tag(c, tag) || get_u64(c, &n, "id count")) return -1;
     if (n > (uint64_t)INT32_MAX) return fail_at(c, "corrupted checkpoint: id count", NULL);
     for (uint64_t k = 0; k < n; k++) {
-        char *name = get_text(c, "an id", MELON_ID_MAX);
-        if (!name) return -1;
+        /* read in place: checked, then copied once by the id map */
+        uint32_t len;
+        if (get(c, &len, sizeof len, "an id")) return -1;
+        if (len > MELON_ID_MAX || (size_t)(c->end - c->at) < len)
+            return short_read(c, "an id");
+        const char *name = (const char *)c->at;
         int32_t id;
-        size_t len = strlen(name);
-        int rc = len == 0 ? -1 : session_intern(ids, name, len, &id, c->err);
-        free(name);
-        if (rc != 0 || (uint64_t)id != k)
-            return fail_at(c, "corrupted checkpoint: an empty or repeated id", NULL);
+        if (len == 0 || memchr(name, 0, len) ||
+            session_intern_new(ids, name, len, &id, c->err) != 0 ||
+            (uint64_t)id != k)
+            return fail_at(c, "corrupted checkpoint: an empty, repeated or "
+                              "NUL-holding id", NULL);
+        c->at += len;
     }
     return 0;
 }
@@ -312,7 +317,10 @@ static int read_strategy(cursor *c, melon_session *s) {
 static int read_model(cursor *c, melon_session *s) {
     uint64_t has;
     if (expect_tag(c, "MODL") || get_u64(c, &has, "model flag")) return -1;
-    if (!has) return 0;
+    if (!has)
+        return s->has_model ? fail_at(c, "corrupted checkpoint: users and "
+                                         "items without a model", NULL)
+                            : 0;
     char *name = get_text(c, "model name", 16);
     if (!name) return -1;
     int same = strcmp(name, s->cfg.model.name) == 0;
@@ -450,6 +458,38 @@ static int read_config(cursor *c, melon_config *cfg, int *evaluate) {
     return rc;
 }
 
+/* zlib's CRC-32 of n bytes, in blocks of 16 MB checksummed in parallel
+ * and joined by crc32_combine (the same value as one pass). */
+#define CRC_BLOCK ((size_t)1 << 24)
+static uint32_t payload_crc(const unsigned char *p, size_t n) {
+    size_t blocks = n / CRC_BLOCK + 1;
+    uLong *part = malloc(blocks * sizeof *part);
+    if (!part || blocks == 1) {
+        free(part);
+        uLong sum = crc32(0L, Z_NULL, 0);
+        for (size_t at = 0; at < n;) {
+            uInt len = n - at > CRC_BLOCK ? (uInt)CRC_BLOCK : (uInt)(n - at);
+            sum = crc32(sum, p + at, len);
+            at += len;
+        }
+        return (uint32_t)sum;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < blocks; b++) {
+        size_t at = b * CRC_BLOCK;
+        size_t len = n - at < CRC_BLOCK ? n - at : CRC_BLOCK;
+        part[b] = crc32(crc32(0L, Z_NULL, 0), p + at, (uInt)len);
+    }
+    uLong sum = part[0];
+    for (size_t b = 1; b < blocks; b++) {
+        size_t at = b * CRC_BLOCK;
+        size_t len = n - at < CRC_BLOCK ? n - at : CRC_BLOCK;
+        sum = crc32_combine(sum, part[b], (z_off_t)len);
+    }
+    free(part);
+    return (uint32_t)sum;
+}
+
 static int open_mapped(const unsigned char *data, size_t size,
                        const char *path, melon_session **out, melon_err *err) {
     *out = NULL;
@@ -475,13 +515,8 @@ static int open_mapped(const unsigned char *data, size_t size,
                                "marker is missing or its length is wrong)",
                           path, size);
     const unsigned char *payload = data + HEADER_BYTES;
-    uLong sum = crc32(0L, Z_NULL, 0);
-    for (size_t at = 0; at < length;) {
-        uInt chunk = length - at > (1u << 30) ? (1u << 30) : (uInt)(length - at);
-        sum = crc32(sum, payload + at, chunk);
-        at += chunk;
-    }
-    if ((uint32_t)sum != crc)
+    uint32_t sum = payload_crc(payload, length);
+    if (sum != crc)
         return melon_fail(err, "%s: corrupted checkpoint (CRC-32 %08x, the "
                                "trailer says %08x)", path, (unsigned)sum, crc);
     cursor c = {payload, payload + length, path, payload, err, 0};
@@ -493,12 +528,14 @@ static int open_mapped(const unsigned char *data, size_t size,
     created = session_create_config(&s, &cfg, evaluate, err);
     melon_config_free(&cfg);
     if (created != 0) return created;
+    s->restoring = 1;
     if (read_ids(&c, "USRS", &s->users) || read_ids(&c, "ITMS", &s->items) ||
         read_stream(&c, s) || read_model(&c, s) || read_results(&c, s) ||
         rebuild(s, err) != 0) {
         melon_free(s);
         return -1;
     }
+    s->restoring = 0;
     if (c.at != c.end) {
         melon_free(s);
         return melon_fail(err, "%s: corrupted checkpoint: %zu bytes after the "

@@ -43,6 +43,11 @@ int session_intern(session_ids *ids, const char *text, size_t len,
         *id = known;
         return 0;
     }
+    return session_intern_new(ids, text, len, id, err);
+}
+
+int session_intern_new(session_ids *ids, const char *text, size_t len,
+                       int32_t *id, melon_err *err) {
     size_t before = ids->table.count;
     uint32_t got;
     if (before == ids->room) {
@@ -96,9 +101,17 @@ static int create_learner(melon_session *s, melon_err *err) {
     int32_t n_users = (int32_t)s->users.table.count;
     int32_t n_items = (int32_t)s->items.table.count;
     const melon_config *cfg = &s->cfg;
-    if (melon_model_create(&s->model, cfg->model.name, n_users, n_items,
+    /* restoring: one drawn row, the rest left to the checkpoint's values */
+    int32_t drawn_users = s->restoring ? 1 : n_users;
+    int32_t drawn_items = s->restoring ? 1 : n_items;
+    if (melon_model_create(&s->model, cfg->model.name, drawn_users, drawn_items,
                            &cfg->model, session_model_capacity(cfg), err) != 0)
         return -1;
+    if (s->restoring &&
+        melon_model_grow_undrawn(&s->model, n_users, n_items, err) != 0) {
+        melon_model_free(&s->model);
+        return -1;
+    }
     int created = melon_config_create_strategy(&s->strategy, cfg->run.strategy,
                                                &s->model, cfg, err);
     if (created != 0) {

@@ -89,6 +89,9 @@ struct melon_session {
     melon_rank_fn on_rank;
     void *on_rank_ctx;
 
+    int restoring;                /* a checkpoint is being loaded into it:
+                                     its values replace the model's, so the
+                                     tables are sized without their draws */
     int failed;                   /* an error left the state inconsistent */
     char failure[MELON_ERR_MSG];
 
@@ -125,6 +128,10 @@ int session_check_id(const char *text, size_t len, const char *what,
                      size_t index, melon_err *err);
 int session_intern(session_ids *ids, const char *text, size_t len,
                    int32_t *id, melon_err *err);
+/* The same without looking the id up first, for ids expected to be new (a
+ * checkpoint's); a known one still gets its own number. */
+int session_intern_new(session_ids *ids, const char *text, size_t len,
+                       int32_t *id, melon_err *err);
 /* -1 when unknown. */
 int32_t session_find(const session_ids *ids, const char *text, size_t len);
 /* The decimal text of an integer id. */

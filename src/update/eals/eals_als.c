@@ -28,6 +28,8 @@
 typedef struct {
     melon_eals_config cfg;
     int user_emb, item_emb;    /* tensor indices */
+    int32_t n_users, n_items, dim;  /* the model's, which a loaded state
+                                       must have */
     eals_als als;
     int ready;                 /* state built from the past */
     int pretrained;            /* offline sweeps done */
@@ -168,8 +170,11 @@ static int eals_als_load(melon_strategy *s, FILE *f, melon_err *err) {
     st->pretrained = head[1];
     if (!head[0]) return 0;
     int32_t n_nodes = head[2] + head[3], dim = head[4];
-    if (head[2] < 0 || head[3] < 0 || dim < 1 || dim > 4096)
-        return melon_fail(err, "eals-als state: bad sizes");
+    if (head[2] != st->n_users || head[3] != st->n_items || dim != st->dim)
+        return melon_fail(err, "eals-als state: saved for %d users, %d items "
+                               "and d = %d; the model has %d, %d and %d",
+                          head[2], head[3], dim, st->n_users, st->n_items,
+                          st->dim);
     size_t kk = (size_t)dim * (size_t)dim, total = 0, room = 1024;
     st->saved_len = melon_alloc(((size_t)n_nodes + 1) * sizeof(int32_t), err);
     st->saved_other = melon_alloc(room * sizeof(int32_t), err);
@@ -194,6 +199,17 @@ static int eals_als_load(melon_strategy *s, FILE *f, melon_err *err) {
         if (fread(st->saved_other + total, sizeof(int32_t), (size_t)len, f) != (size_t)len ||
             fread(st->saved_weight + total, sizeof(float), (size_t)len, f) != (size_t)len)
             goto truncated;
+        /* a user's partners are items, an item's users */
+        int32_t partners = k < head[2] ? head[3] : head[2];
+        for (int32_t e = 0; e < len; e++)
+            if (st->saved_other[total + (size_t)e] < 0 ||
+                st->saved_other[total + (size_t)e] >= partners) {
+                int32_t bad = st->saved_other[total + (size_t)e];
+                free_saved(st);
+                return melon_fail(err, "eals-als state: %s %d lists partner %d "
+                                       "of %d", k < head[2] ? "user" : "item",
+                                  k < head[2] ? k : k - head[2], bad, partners);
+            }
         st->saved_len[k] = len;
         total += (size_t)len;
     }
@@ -247,6 +263,9 @@ MELON_CONSTRUCTOR(melon_eals_als_create) {
     st->cfg = *cfg;
     st->user_emb = user_emb;
     st->item_emb = item_emb;
+    st->n_users = model->n_users;
+    st->n_items = model->n_items;
+    st->dim = model->cfg.dim;
     if (melon_grads_init(&st->slots, model, model->max_triples, err) != 0) {
         eals_als_strategy_free(s);
         return -1;
