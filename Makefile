@@ -1,13 +1,14 @@
 # Thin front over CMake. `make` builds build/melon and the library; `make
 # install PREFIX=DIR` installs them; `make test` runs every
-# test (short fuzzing runs of the stream loader and the request parser, the AddressSanitizer +
+# test (short fuzzing runs of the stream loader, the request parser and
+# checkpoint loading, the AddressSanitizer +
 # UndefinedBehaviorSanitizer build, then the release build); `make demo`
 # runs the main job.
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PREFIX ?= /usr/local
 
-.PHONY: all deps build install python test test-release test-sanitize test-fuzz demo bench clean
+.PHONY: all deps build install python test test-release test-sanitize test-fuzz demo bench bench-session clean
 
 all: build
 
@@ -45,9 +46,13 @@ test-sanitize: deps
 test-fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMELON_FUZZ=ON \
 	  -DMELON_NATIVE=OFF $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_parse fuzz_events
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_parse fuzz_events \
+	  fuzz_checkpoint checkpoint_seeds
 	bash fuzz/run.sh build-fuzz/fuzz/fuzz_parse 30
 	bash fuzz/run.sh build-fuzz/fuzz/fuzz_events 20 fuzz/corpus-events
+	@rm -rf build-fuzz/checkpoint-seeds && mkdir build-fuzz/checkpoint-seeds && \
+	  build-fuzz/fuzz/checkpoint_seeds build-fuzz/checkpoint-seeds
+	bash fuzz/run.sh build-fuzz/fuzz/fuzz_checkpoint 25 build-fuzz/checkpoint-seeds 400000
 
 demo: build
 	@bash scripts/demo.sh
@@ -58,6 +63,11 @@ bench: build
 	@for b in build/bench/bench_*; do echo "== $$b"; OMP_WAIT_POLICY=passive $$b; done
 	@echo "== bench/bench_python.py"; OMP_WAIT_POLICY=passive \
 	  MELON_LIBRARY=build/libmelon.so /usr/bin/python3 bench/bench_python.py
+
+# The library session's figures alone (recommend, checkpoints, observe;
+# about 80 s): docs in the README's Speed section
+bench-session: build
+	@OMP_WAIT_POLICY=passive build/bench/bench_session
 
 clean:
 	rm -rf build build-sanitize build-fuzz
