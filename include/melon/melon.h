@@ -29,7 +29,9 @@
  * load, free: the caller serialises them). Any number of threads may call
  * the readers (recommend, user history, stats, settings, save) at the same
  * time, also while the writer works: a reader sees the model between two
- * batch updates, never in the middle of one.
+ * batch updates, never in the middle of one, and waits at most for the
+ * part of one batch that changes the model (meta step, update), not for
+ * the batch's evaluation.
  *
  * Arithmetic: while a writer trains or ranks, it and the OpenMP threads it
  * computes on flush subnormal floats to zero, as `melon run` does (the

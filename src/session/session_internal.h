@@ -149,7 +149,9 @@ int session_append_events(melon_session *s, const int32_t *users,
 /* Pre-trains on stream positions [0, end) (session_step.c). */
 int session_pretrain_until(melon_session *s, size_t end, melon_err *err);
 /* Runs positions [s->done, end) as one online batch; ranks (end - done
- * entries, or NULL) receive the ranks. */
+ * entries, or NULL) receive the ranks. Takes the lock itself, exclusively
+ * only around the changes readers could see (the caller must not hold
+ * it). */
 int session_run_batch(melon_session *s, size_t end, int32_t *ranks,
                       melon_err *err);
 

@@ -117,33 +117,44 @@ int session_pretrain_until(melon_session *s, size_t end, melon_err *err) {
 }
 
 /* Ranks each event of the batch with the model before the update
- * (protocol.md section 4, src/eval/evaluate.c). A live session ranks a
- * batch only when every user in it has enough items left to draw
- * negatives from (else the batch's ranks are MELON_RANK_NONE); a run
- * (strict_eval) fails then, as the protocol says. */
+ * (protocol.md section 4, src/eval/evaluate.c) into the evaluator; 1 when
+ * it ranked, 0 when not. A live session ranks a batch only when every user
+ * in it has enough items left to draw negatives from (else the batch's
+ * ranks are MELON_RANK_NONE); a run (strict_eval) fails then, as the
+ * protocol says. It only reads what readers read, so it runs without the
+ * session's lock (but with the scoring lock readers of models whose score
+ * is not reentrant take). */
 static int evaluate_batch(melon_session *s, size_t batch, size_t begin,
-                          size_t end, melon_metric_sums *sums,
-                          melon_err *err) {
+                          size_t end, melon_err *err) {
     const melon_stream *st = &s->stream;
-    size_t n = end - begin;
-    melon_metric_sums_clear(sums);
-    for (size_t r = 0; r < n; r++) s->batch_ranks[r] = MELON_RANK_NONE;
     if (!s->evaluate) return 0;
     melon_evaluator *ev = &s->evaluator;
     /* a live session cannot know what its users do later */
     ev->before = !s->preloaded_end || s->cfg.run.eval_negatives == MELON_EVAL_BEFORE;
     int negatives = s->cfg.run.negatives;
     if (negatives != MELON_NEGATIVES_ALL && !s->strict_eval)
-        for (size_t r = 0; r < n; r++) {
-            int32_t user = st->user[begin + r];
+        for (size_t r = begin; r < end; r++) {
+            int32_t user = st->user[r];
             int32_t had = melon_pair_count_before(&s->pairs, user,
                                                   ev->before ? end : SIZE_MAX);
             if ((int64_t)s->pairs.n_items - had < negatives) return 0;
         }
-    double t0 = melon_now();
-    if (melon_evaluate_batch(ev, &s->model, st, &s->pairs, &s->history,
-                             s->cfg.run.seed, batch, begin, end, err) != 0)
-        return -1;
+    pthread_mutex_lock(&s->score_lock);
+    int rc = melon_evaluate_batch(ev, &s->model, st, &s->pairs, &s->history,
+                                  s->cfg.run.seed, batch, begin, end, err);
+    pthread_mutex_unlock(&s->score_lock);
+    return rc == 0 ? 1 : -1;
+}
+
+/* Adds the evaluator's ranks to the session's sums (ranked: what
+ * evaluate_batch returned). */
+static void record_evaluation(melon_session *s, int ranked, size_t begin,
+                              size_t end, melon_metric_sums *sums) {
+    size_t n = end - begin;
+    melon_metric_sums_clear(sums);
+    for (size_t r = 0; r < n; r++) s->batch_ranks[r] = MELON_RANK_NONE;
+    if (!ranked) return;
+    melon_evaluator *ev = &s->evaluator;
     const melon_metric_targets to = {sums, &s->seen_users, &s->new_users,
                                      &s->repeat_pairs, &s->new_pairs};
     melon_evaluation_add(ev, &to);
@@ -151,8 +162,6 @@ static int evaluate_batch(melon_session *s, size_t batch, size_t begin,
         s->batch_ranks[r] = ev->rank[r];
         s->event_negatives[begin + r] = ev->n_negatives[r];
     }
-    s->evaluate_seconds += melon_now() - t0;
-    return 0;
 }
 
 static int push_record(melon_session *s, const session_batch_record *rec,
@@ -173,40 +182,61 @@ int session_run_batch(melon_session *s, size_t end, int32_t *ranks,
     size_t begin = s->done;
     int n = (int)(end - begin);
     if (n <= 0) return 0;
-    if (session_grow(s, err) != 0) return -1;
+    /* Readers (recommend, history, stats, save) share the lock. The writer
+     * holds it exclusively while the pair index grows, and then from the
+     * meta step to the end of the batch; the evaluation in between only
+     * reads, and changes nothing a checkpoint holds, so readers go on
+     * meanwhile. The meta step changes no score (it learns how to update;
+     * SML puts back the rows it tries), so ranking before it ranks with
+     * the model the protocol names: the one before the update. */
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = session_grow(s, err);
+    if (rc == 0) rc = index_pairs(s, begin, end, err);
+    pthread_rwlock_unlock(&s->lock);
+    if (rc != 0) return -1;
     size_t batch = s->past_batches + s->n_records;
+    /* 1. evaluate before the update */
+    double t_eval = melon_now();
+    int ranked = evaluate_batch(s, batch, begin, end, err);
+    if (ranked < 0) return -1;
+    t_eval = melon_now() - t_eval;
+    pthread_rwlock_wrlock(&s->lock);
     melon_rng rng_before = s->train_rng;
-    if (index_pairs(s, begin, end, err) != 0 ||
-        make_triples(s, begin, end, err) != 0) {
+    if (make_triples(s, begin, end, err) != 0) {
         s->train_rng = rng_before;
+        pthread_rwlock_unlock(&s->lock);
         return -1;
     }
     melon_context ctx;
     context_for(s, &ctx, MELON_PHASE_ONLINE, batch, begin, end);
     melon_strategy *st = &s->strategy;
     session_batch_record rec;
-    /* 1. meta step */
+    /* 2. meta step */
     double t0 = melon_now();
-    if (st->ops->meta_step && st->ops->meta_step(st, &ctx, s->triples, n, err) != 0)
-        return -1;
+    rc = st->ops->meta_step ? st->ops->meta_step(st, &ctx, s->triples, n, err) : 0;
     double meta_s = melon_now() - t0;
-    /* 2. evaluate before the update */
-    if (evaluate_batch(s, batch, begin, end, &rec.sums, err) != 0) return -1;
     /* 3. update */
     double t1 = melon_now();
-    if (st->ops->update(st, &ctx, s->triples, n, err) != 0) return -1;
+    if (rc == 0) rc = st->ops->update(st, &ctx, s->triples, n, err);
     rec.seconds = meta_s + (melon_now() - t1);
     rec.loss = st->batch_loss;
-    /* 4. append to the history */
-    if (melon_history_append(&s->history, &s->stream, begin, end, err) != 0)
-        return -1;
-    if (s->model.ops->observe)
+    /* 4. the ranks, and the events join the history */
+    if (rc == 0) {
+        record_evaluation(s, ranked, begin, end, &rec.sums);
+        if (ranked) s->evaluate_seconds += t_eval;
+        rc = melon_history_append(&s->history, &s->stream, begin, end, err);
+    }
+    if (rc == 0 && s->model.ops->observe)
         s->model.ops->observe(&s->model, &s->stream, begin, end);
-    if (push_record(s, &rec, err) != 0) return -1;
-    melon_metric_sums_merge(&s->total, &rec.sums);
-    s->last_loss = rec.loss;
-    s->done = end;
-    memcpy(s->event_rank + begin, s->batch_ranks, (size_t)n * sizeof(int32_t));
+    if (rc == 0) rc = push_record(s, &rec, err);
+    if (rc == 0) {
+        melon_metric_sums_merge(&s->total, &rec.sums);
+        s->last_loss = rec.loss;
+        s->done = end;
+        memcpy(s->event_rank + begin, s->batch_ranks, (size_t)n * sizeof(int32_t));
+    }
+    pthread_rwlock_unlock(&s->lock);
+    if (rc != 0) return -1;
     if (ranks) memcpy(ranks, s->batch_ranks, (size_t)n * sizeof *ranks);
     if (s->on_rank)
         for (int r = 0; r < n; r++)
@@ -227,6 +257,14 @@ static void compute_leave(const melon_session *s, const melon_float_mode *mode) 
     if (!s->cfg.run.ieee_subnormals) melon_float_mode_leave(mode);
 }
 
+/* Marks the session failed after a writer's error (takes the lock). */
+static void fail_writer(melon_session *s, const melon_err *why) {
+    melon_err copy = *why;
+    pthread_rwlock_wrlock(&s->lock);
+    session_set_failed(s, &copy);
+    pthread_rwlock_unlock(&s->lock);
+}
+
 /* Runs every full batch among the pending events; ranks[k] receives the
  * rank of event `first + k` (first: the call's first position). */
 static int run_full_batches(melon_session *s, size_t first, size_t n_call,
@@ -239,8 +277,7 @@ static int run_full_batches(melon_session *s, size_t first, size_t n_call,
     while (rc == 0 && s->stream.n - s->done >= bs) {
         size_t begin = s->done, end = begin + bs;
         if (session_run_batch(s, end, NULL, err) != 0) {
-            melon_err why = *err;
-            session_set_failed(s, &why);
+            fail_writer(s, err);
             rc = -1;
             break;
         }
@@ -321,6 +358,8 @@ static int take_events(melon_session *s, const event_ids *ev,
     return rc;
 }
 
+/* Checks a writer call and takes the lock exclusively (the batches the
+ * call runs take it themselves, in pieces: session_run_batch). */
 static int writer_enter(melon_session *s, melon_err *err) {
     if (session_usable(s, err) != 0) return -1;
     if (s->preloaded_end)
@@ -339,8 +378,8 @@ static int observe(melon_session *s, const event_ids *ev, const double *times,
     for (size_t k = 0; ranks && k < n; k++) ranks[k] = MELON_RANK_PENDING;
     size_t first = s->stream.n;
     int rc = take_events(s, ev, times, n, err);
-    if (rc == 0) rc = run_full_batches(s, first, n, ranks, err);
     pthread_rwlock_unlock(&s->lock);
+    if (rc == 0) rc = run_full_batches(s, first, n, ranks, err);
     return rc;
 }
 
@@ -369,18 +408,15 @@ int melon_flush(melon_session *s, int32_t *ranks, melon_err *err) {
     melon_err scratch;
     if (!err) err = &scratch;
     if (writer_enter(s, err) != 0) return -1;
+    pthread_rwlock_unlock(&s->lock);
     int rc = 0;
     if (s->stream.n > s->done) {
         melon_float_mode mode;
         compute_enter(s, &mode);
         rc = session_run_batch(s, s->stream.n, ranks, err);
         compute_leave(s, &mode);
-        if (rc != 0) {
-            melon_err why = *err;
-            session_set_failed(s, &why);
-        }
+        if (rc != 0) fail_writer(s, err);
     }
-    pthread_rwlock_unlock(&s->lock);
     return rc;
 }
 
