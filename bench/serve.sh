@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Figures of `melon serve` on this machine (server and load generator on
-# the same cores), each the median of RUNS runs:
-#   1. acknowledged durable ingest, events/s: Default and MeLON (official
-#      form) on BPR-MF, ml-100k pre-trained whole, its 100k events replayed
-#      in requests of 1000 over 4 connections
-#   2. recommend latency p50/p99 with 20,000 items while ingesting at half
-#      the Default rate (a GET before half the posts)
-#   3. recovery: a log of EVENTS events (default 1,000,000) replayed from
-#      the first checkpoint after SIGKILL
-# usage: bench/serve.sh [MELON_BINARY]   (RUNS=3 EVENTS=1000000)
+# Figures of `melon serve` on this machine, server and load generator on
+# the same cores (about 2 minutes on 2 quiet cores):
+#   1. acknowledged durable ingest, events/s (median of RUNS runs): Default
+#      and MeLON (official form) on BPR-MF, ml-100k pre-trained whole (one
+#      epoch), its 100,000 events posted again in requests of 1000 over 4
+#      connections while the server applies them
+#   2. recommend latency p50/p99 as the load generator sees it (median of
+#      RUNS runs), 20,000 items declared, while ingesting at half the
+#      Default rate in requests of 100 (a GET before every other POST)
+#   3. recovery: a server with the default checkpoint settings takes EVENTS
+#      events (random users and items of ml-100k), applies them all, is
+#      killed with SIGKILL and started again: the seconds until it answers,
+#      and what it did meanwhile (its notes)
+# usage: bench/serve.sh [MELON_BINARY]      (RUNS=3 EVENTS=1000000)
 set -eu
 melon=${1:-build/melon}
 runs=${RUNS:-3}
 events=${EVENTS:-1000000}
 src=$(cd "$(dirname "$0")/.." && pwd)
 data=$src/../shared/data/ml-100k/u.data.gz
+[ -r "$data" ] || { echo "bench/serve.sh: $data is missing" >&2; exit 1; }
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -33,10 +38,11 @@ with open(f"{tmp}/items20k.txt", "w") as f:
 r = random.Random(1)
 with open(f"{tmp}/big.csv", "w") as f:
     f.write("user_id,item_id,timestamp\n")
-    for t in range(n_big): f.write(f"{r.randrange(943) + 1},{r.randrange(1682) + 1},{t}\n")
+    f.write("".join(f"{r.randrange(943) + 1},{r.randrange(1682) + 1},{t}\n"
+                    for t in range(n_big)))
 PY
 
-start() { # start DIR ARGS...
+start() { # start DIR ARGS...: sets pid and port
   local dir=$1; shift
   rm -f "$tmp/port"
   "$melon" serve --state-dir "$dir" --listen 127.0.0.1:0 --port-file "$tmp/port" "$@" \
@@ -45,57 +51,66 @@ start() { # start DIR ARGS...
   for _ in $(seq 6000); do
     [ -s "$tmp/port" ] && break
     kill -0 $pid 2>/dev/null || { pid=; port=; return 1; }
-    sleep 0.1
+    sleep 0.05
   done
   port=$(cat "$tmp/port")
 }
-stop() { kill -TERM $pid; wait $pid || true; pid=; }
+kill_server() { kill -9 $pid; wait $pid 2>/dev/null || true; pid=; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
+metric() { curl -s -m 10 "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
-ingest() { # ingest LABEL ARGS...: events/s of the whole stream
-  local label=$1; shift
-  for r in $(seq $runs); do
+ingest() { # ingest ARGS...: events/s of the whole stream, one line per run
+  for _ in $(seq "$runs"); do
     rm -rf "$tmp/s"
     start "$tmp/s" --data "$tmp/ml.csv" --epochs 1 --batch-size 256 "$@" ||
-      { tail -1 "$tmp/server.err" >&2; continue; }
+      { tail -1 "$tmp/server.err" >&2; return 0; }
     "$melon" loadgen --url "http://127.0.0.1:$port" --data "$tmp/ml.csv" --batch 1000 \
-      --concurrency 4 --duration 600 | tee -a "$tmp/$label.out" | head -1 |
+      --concurrency 4 --duration 600 | head -1 |
       sed -n 's/.*: \([0-9]*\) events\/s.*/\1/p'
-    stop
-  done | median
+    kill_server
+  done
 }
-default_rate=$(ingest default --strategy default)
+default_rate=$(ingest --strategy default | median)
 echo "ingest, Default BPR-MF: $default_rate events/s acknowledged (median of $runs)"
-melon_rate=$(ingest melon --strategy melon --melon-variant official)
+melon_rate=$(ingest --strategy melon --melon-variant official 2>"$tmp/melon.err" | median)
 if [ -n "$melon_rate" ]; then
   echo "ingest, MeLON official BPR-MF: $melon_rate events/s acknowledged (median of $runs)"
   echo "  ratio MeLON/Default: $(awk -v a="$melon_rate" -v b="$default_rate" 'BEGIN {printf "%.2f", a / b}')"
 else
-  echo "ingest, MeLON official BPR-MF: no figure (the server did not start, see above)"
+  echo "ingest, MeLON official BPR-MF: no figure ($(cat "$tmp/melon.err"))"
 fi
 
 half=$((default_rate / 2))
-for r in $(seq $runs); do
+for _ in $(seq "$runs"); do
   rm -rf "$tmp/s"
   start "$tmp/s" --catalogue "$tmp/items20k.txt" --data "$tmp/ml.csv" --epochs 1 --batch-size 256
   "$melon" loadgen --url "http://127.0.0.1:$port" --data "$tmp/ml.csv" --batch 100 \
     --concurrency 4 --rate "$half" --recommend-share 0.5 --duration 600 >"$tmp/rec.out"
   grep "recommend latency" "$tmp/rec.out" | field p99 >>"$tmp/p99"
   grep "recommend latency" "$tmp/rec.out" | field p50 >>"$tmp/p50"
-  stop
+  kill_server
 done
-echo "recommend with 20000 items while ingesting at $half events/s: p50 $(median <"$tmp/p50") ms, p99 $(median <"$tmp/p99") ms (median of $runs)"
+echo "recommend with 20000 items while ingesting at $half events/s:" \
+  "p50 $(median <"$tmp/p50") ms, p99 $(median <"$tmp/p99") ms (median of $runs)"
 
 rm -rf "$tmp/s"
-start "$tmp/s" --data "$tmp/ml.csv" --epochs 1 --batch-size 256 --checkpoint-every 0
+start "$tmp/s" --data "$tmp/ml.csv" --epochs 1 --batch-size 256
 "$melon" loadgen --url "http://127.0.0.1:$port" --data "$tmp/big.csv" --batch 2000 \
   --concurrency 4 --duration 3600 | head -1
-kill -9 $pid; wait $pid 2>/dev/null || true
+for _ in $(seq 6000); do # every event applied (10 minutes at most)
+  [ "$(metric melon_events_applied)" = "$events" ] && break
+  sleep 0.1
+done
+echo "applied $(metric melon_events_applied) events in $(metric melon_batches_total) batches," \
+  "$(metric melon_checkpoints_total) checkpoints; SIGKILL"
+kill_server
 : >"$tmp/server.err"
 t0=$(date +%s.%N)
 start "$tmp/s"
 t1=$(date +%s.%N)
-grep "replayed" "$tmp/server.err" || true
-echo "recovery of a $events-event log: ready after $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s"
-stop
+sed 's/^/  /' "$tmp/server.err"
+echo "recovery of a $events-event log: answering after" \
+  "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s"
+kill_server
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
