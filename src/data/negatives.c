@@ -205,11 +205,18 @@ int32_t melon_pair_count_before(const melon_pair_index *index, int32_t user,
                                 size_t end) {
     int32_t n = index->user_distinct[user];
     if (end == SIZE_MAX) return n;
-    int32_t k = 0;
-    while (k < n && (size_t)melon_pair_first(index, user,
-                                             index->user_items[user][k]) < end)
-        k++;
-    return k;
+    /* the items' first positions rise along the list: the first item at or
+     * after `end` by bisection (a live session's last item is before it) */
+    const int32_t *items = index->user_items[user];
+    int32_t lo = 0, hi = n;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if ((size_t)melon_pair_first(index, user, items[mid]) < end)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static void mark_user_items(const melon_pair_index *index, eval_marks *m,
