@@ -255,8 +255,9 @@ static void assert_caches_match(const als_case *c) {
     for (int f = 0; f < AK; f++)
         for (int g = 0; g < AK; g++) {
             double sp = 0.0, sq = 0.0;
-            for (int u = 0; u < AU; u++)
-                sp += (double)c->P[u * AK + f] * c->P[u * AK + g];
+            for (int u = 0; u < AU; u++) /* users with an interaction */
+                if (c->als.user[u].len > 0)
+                    sp += (double)c->P[u * AK + f] * c->P[u * AK + g];
             for (int i = 0; i < AI; i++)
                 sq += c->als.c[i] * c->Q[i * AK + f] * c->Q[i * AK + g];
             assert_true(fabs(c->als.SP[f * AK + g] - sp) < 1e-9 + 1e-5 * fabs(sp));
@@ -372,8 +373,11 @@ static void online_step(void **state) {
     assert_int_equal(eals_als_online(&c.als, 1, 6, 5.0f, 2.0, 1), 0);
     assert_true(brute_j(&c) <= before + 1e-9 * before);
     assert_caches_match(&c);
-    /* a full list is an error, not an overflow */
-    assert_int_equal(eals_als_set(&c.als, 0, 6, 1.0f), -1);
+    /* a full list grows (user 0's had room for its three past pairs) */
+    assert_int_equal(c.als.user[0].len, c.als.user[0].cap);
+    assert_int_equal(eals_als_set(&c.als, 0, 6, 1.0f), 0);
+    assert_int_equal(c.als.user[0].len, 4);
+    assert_int_equal(c.als.user[0].other[3], 6);
     eals_als_free(&c.als);
 }
 

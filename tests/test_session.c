@@ -7,11 +7,15 @@
 #include "melon/melon.h"
 #include "melon/model.h"
 #include "eval/runner.h"
+#include "update/strategy.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define N_ITEMS 300
 #define N_EVENTS 2000
@@ -275,8 +279,8 @@ static void record_rank(void *ctx, uint64_t seq, int32_t rank) {
 /* A session fed `melon run`'s stream learns what the run learns, and with
  * evaluation negatives drawn as a live system can (eval-negatives=before)
  * ranks every event as the run does, however the stream is cut into
- * calls. */
-static void test_live_matches_run(void **state) {
+ * calls (the catalogue declared up front). */
+static void test_live_ranks_match_run(void **state) {
     (void)state;
     int64_t *users = malloc(N_EVENTS * sizeof *users);
     int64_t *items = malloc(N_EVENTS * sizeof *items);
@@ -360,6 +364,168 @@ static void test_live_matches_run(void **state) {
     }
     free(users);
     free(items);
+}
+
+/* The strategy's state file of a strategy on a model, as bytes. */
+static char *strategy_state(const melon_strategy *s, size_t *size) {
+    const char *path = test_tmp_path("grown.state");
+    melon_err err;
+    if (melon_strategy_save(s, path, &err) != 0) fail_msg("%s", err.msg);
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fclose(f);
+    return test_read_file(path);
+}
+
+/* A strategy whose model grew in steps holds what one created at the full
+ * size holds (learning rates, moments, every per-row state its file
+ * keeps), for every strategy and form on both models. */
+static void test_strategy_growth(void **state) {
+    (void)state;
+    const char *models[] = {"bpr", "ncf"};
+    for (int mk = 0; mk < 2; mk++)
+        for (int form = 0; melon_strategy_names[form / 2]; form++) {
+            const char *name = melon_strategy_names[form / 2];
+            int official = form % 2;
+            if (official && strncmp(name, "melon", 5) != 0) continue;
+            melon_strategy_config sc;
+            melon_strategy_config_default(&sc);
+            if (official) sc.melon.variant = MELON_VARIANT_OFFICIAL;
+            melon_optimizer_config oc;
+            melon_optimizer_config_default(&oc);
+            melon_run_shape shape = {8, 1, 1};
+            melon_model grown, full;
+            melon_strategy sg, sf;
+            melon_err err;
+            assert_int_equal(melon_model_create(&grown, models[mk], 3, 2, NULL, 16, &err), 0);
+            assert_int_equal(melon_model_create(&full, models[mk], 40, 77, NULL, 16, &err), 0);
+            int rc = melon_strategy_create(&sf, name, &full, &sc, &oc, &shape, &err);
+            if (rc == MELON_NOT_APPLICABLE) {
+                melon_model_free(&grown);
+                melon_model_free(&full);
+                continue;
+            }
+            if (rc != 0) fail_msg("%s on %s: %s", name, models[mk], err.msg);
+            assert_int_equal(melon_strategy_create(&sg, name, &grown, &sc, &oc, &shape, &err), 0);
+            if (!sg.ops->grow) fail_msg("%s cannot grow", name);
+            const int32_t steps[2][2] = {{10, 2}, {40, 77}};
+            for (int k = 0; k < 2; k++)
+                if (melon_model_grow(&grown, steps[k][0], steps[k][1], &err) != 0 ||
+                    sg.ops->grow(&sg, &grown, &err) != 0)
+                    fail_msg("%s on %s: %s", name, models[mk], err.msg);
+            size_t n_grown, n_full;
+            char *a = strategy_state(&sg, &n_grown), *b = strategy_state(&sf, &n_full);
+            if (n_grown != n_full || memcmp(a, b, n_full) != 0)
+                fail_msg("%s%s on %s: grown state (%zu bytes) differs from the "
+                         "full-size one (%zu bytes)", name,
+                         official ? " official" : "", models[mk], n_grown, n_full);
+            free(a);
+            free(b);
+            melon_strategy_free(&sg);
+            melon_strategy_free(&sf);
+            melon_model_free(&grown);
+            melon_model_free(&full);
+        }
+}
+
+/* A call that brings more new users than memory allows fails as a whole:
+ * none of its events is taken, none of its ids is known, and the session
+ * goes on as if the call had not been made. Run in a child process whose
+ * address space is capped (not under AddressSanitizer, which reserves
+ * terabytes of it). */
+static void failed_call_child(void) {
+    const char *settings[] = {"model=bpr", "strategy=default", "batch-size=64",
+                              "dim=64", "threads=1", "seed=1"};
+    melon_session *s = NULL;
+    melon_err err;
+    if (melon_create(&s, settings, 6, &err) != 0) _exit(10);
+    int64_t users[100], items[100];
+    for (int k = 0; k < 100; k++) {
+        users[k] = k % 10;
+        items[k] = k % 30;
+    }
+    if (melon_pretrain_ids(s, users, items, NULL, 100, &err) != 0) _exit(11);
+    melon_stats before, after;
+    melon_get_stats(s, &before, &err);
+    /* 400,000 new users: tables and moments of about 400 MB */
+    size_t n = 400000;
+    int64_t *many_users = malloc(n * sizeof *many_users);
+    int64_t *many_items = malloc(n * sizeof *many_items);
+    if (!many_users || !many_items) _exit(12);
+    for (size_t k = 0; k < n; k++) {
+        many_users[k] = 1000 + (int64_t)k;
+        many_items[k] = (int64_t)(k % 30);
+    }
+    struct rlimit cap = {(rlim_t)256 << 20, (rlim_t)256 << 20};
+    struct rlimit was;
+    getrlimit(RLIMIT_AS, &was);
+    FILE *maps = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (!maps || fscanf(maps, "%lu", &pages) != 1) _exit(13);
+    fclose(maps);
+    cap.rlim_cur = cap.rlim_max = (rlim_t)pages * 4096 + ((rlim_t)128 << 20);
+    if (setrlimit(RLIMIT_AS, &cap) != 0) _exit(14);
+    if (melon_observe_ids(s, many_users, many_items, NULL, n, NULL, &err) != -1)
+        _exit(15);
+    if (!strstr(err.msg, "out of memory")) {
+        fprintf(stderr, "message: %s\n", err.msg);
+        _exit(16);
+    }
+    melon_get_stats(s, &after, &err);
+    if (after.users != before.users || after.items != before.items ||
+        after.observed != before.observed || after.pending != before.pending)
+        _exit(17);
+    int64_t top[5];
+    float scores[5];
+    int count, popular;
+    /* an id of the failed call is unknown: popularity */
+    if (melon_recommend_id(s, 1000, 5, 0, top, scores, &count, &popular, &err) != 0 ||
+        !popular)
+        _exit(18);
+    /* the session goes on: a new user, a full batch */
+    int64_t u[64], i[64];
+    for (int k = 0; k < 64; k++) {
+        u[k] = k % 11;
+        i[k] = k % 30;
+    }
+    int32_t ranks[64];
+    if (melon_observe_ids(s, u, i, NULL, 64, ranks, &err) != 0) {
+        fprintf(stderr, "after: %s\n", err.msg);
+        _exit(19);
+    }
+    melon_get_stats(s, &after, &err);
+    if (after.users != before.users + 1 || after.batches != 1) _exit(20);
+    melon_free(s);
+    _exit(0);
+}
+
+static void test_failed_call_changes_nothing(void **state) {
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip();
+#endif
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) failed_call_child();
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("child: %s %d", WIFEXITED(status) ? "exit" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+/* Sessions that meet users as they come learn what `melon run` learns
+ * (every strategy: tests/test_slow_session_growth.c). */
+static void test_live_matches_run(void **state) {
+    (void)state;
+    const char *none[2] = {NULL, NULL};
+    const char *official[2] = {"melon-variant=official", NULL};
+    test_live_matches_run_of("bpr", "default", none);
+    test_live_matches_run_of("ncf", "default", none);
+    test_live_matches_run_of("bpr", "metasgd", none);
+    test_live_matches_run_of("bpr", "melon", official);
 }
 
 /* Two sessions, one saved and reopened halfway: the same ranks and the same
@@ -550,7 +716,10 @@ int main(void) {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_stream_and_recommend),
         cmocka_unit_test(test_model_growth),
+        cmocka_unit_test(test_strategy_growth),
+        cmocka_unit_test(test_failed_call_changes_nothing),
         cmocka_unit_test(test_live_matches_run),
+        cmocka_unit_test(test_live_ranks_match_run),
         cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_checkpoint_damage),
         cmocka_unit_test(test_integer_ids),

@@ -26,6 +26,13 @@ int melon_fail(melon_err *err, const char *fmt, ...)
 void *melon_alloc(size_t bytes, melon_err *err);
 void *melon_calloc(size_t count, size_t size, melon_err *err);
 
+/* A per-row array (rows of `size` bytes) that follows a growing table:
+ * returns it reallocated to `room` rows (room >= rows; pass the table's
+ * room so growth stays amortised) with rows [old_rows, rows) set to the
+ * byte `fill`; NULL on failure, `array` then untouched. */
+void *melon_grow_rows(void *array, size_t size, size_t old_rows, size_t rows,
+                      size_t room, int fill, melon_err *err);
+
 /* murmur3's finaliser: spreads every input bit over the whole word (hash
  * tables, sharding). */
 static inline uint64_t melon_mix64(uint64_t x) {

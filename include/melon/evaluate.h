@@ -47,6 +47,7 @@ typedef struct {
     float *negative_scores;   /* [n_items] */
     /* the users' lists of the batch */
     int32_t *list_of_user;    /* [n_users] list of a user, -1 outside */
+    int32_t user_room;        /* entries list_of_user has room for */
     int32_t *list_user;       /* [capacity] user of list l */
     int32_t *list_head;       /* [capacity] first interaction of list l */
     int32_t *list_tail;       /* [capacity] last interaction of list l */

@@ -44,6 +44,11 @@ void melon_meta_params_init(melon_meta_params *mp,
 /* Adds a zeroed block and returns its values (NULL on failure). */
 float *melon_meta_params_add(melon_meta_params *mp, const char *name,
                              size_t size, int decay, melon_err *err);
+/* Block k grows to `size` entries (room for `room`, so that growing with a
+ * table stays amortised): the new entries' values, gradients and Adam
+ * moments start at zero. */
+int melon_meta_params_grow(melon_meta_params *mp, int k, size_t size,
+                           size_t room, melon_err *err);
 melon_meta_block *melon_meta_params_find(melon_meta_params *mp,
                                          const char *name);
 size_t melon_meta_params_count(const melon_meta_params *mp);

@@ -141,7 +141,7 @@ void melon_model_free(melon_model *m);
  * fewer than they have). New rows take the next draws of their tensor's
  * initialisation stream, so a table grown in steps holds exactly what a
  * table created at the full size holds. Room doubles, so growth costs
- * amortised O(1) per row. */
+ * amortised O(1) per row. On failure the model is as it was. */
 int melon_model_grow(melon_model *m, int32_t n_users, int32_t n_items,
                      melon_err *err);
 /* The same with the new rows zero and the streams left where they were:
@@ -150,6 +150,16 @@ int melon_model_grow(melon_model *m, int32_t n_users, int32_t n_items,
 int melon_model_grow_undrawn(melon_model *m, int32_t n_users, int32_t n_items,
                              melon_err *err);
 int melon_model_has_parameters(const melon_model *m);
+
+/* Rows the tables of one side (MELON_USER_TABLE or MELON_ITEM_TABLE) have
+ * room for: per-row state that follows them reallocates to it, so its
+ * growth is amortised as theirs is. */
+static inline size_t melon_model_room(const melon_model *m,
+                                      melon_tensor_kind kind) {
+    for (int k = 0; k < m->n_tensors; k++)
+        if (m->tensor[k].kind == kind) return (size_t)m->tensor[k].cap_rows;
+    return (size_t)(kind == MELON_USER_TABLE ? m->n_users : m->n_items);
+}
 
 /* The mean BPR loss softplus(-(s(u, i) - s(u, j))) of n triples at the
  * current values, through the model's score alone (no gradients; the same

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -31,6 +32,19 @@ void *melon_calloc(size_t count, size_t size, melon_err *err) {
         melon_fail(err, "out of memory allocating %zu x %zu bytes", count,
                    size);
     return p;
+}
+
+void *melon_grow_rows(void *array, size_t size, size_t old_rows, size_t rows,
+                      size_t room, int fill, melon_err *err) {
+    if (room < rows) room = rows;
+    void *grown = realloc(array, (room ? room : 1) * size);
+    if (!grown) {
+        melon_fail(err, "out of memory growing a table to %zu rows", rows);
+        return NULL;
+    }
+    if (rows > old_rows)
+        memset((char *)grown + old_rows * size, fill, (rows - old_rows) * size);
+    return grown;
 }
 
 /* splitmix64: expands a 64-bit seed into the generator's state. */

@@ -129,6 +129,22 @@ int melon_id_table_intern(melon_id_table *t, const char *text, size_t len,
     return 0;
 }
 
+/* Linear probing places an id only past slots taken by older ids (a
+ * rehash re-inserts in id order, keeping that true), so emptying the slots
+ * of the newest ids leaves every older id's probe sequence as it was. */
+void melon_id_table_truncate(melon_id_table *t, size_t count) {
+    size_t mask = t->slot_cap - 1;
+    while (t->count > count) {
+        uint32_t id = (uint32_t)(t->count - 1);
+        uint64_t h = hash_bytes(t->arena + t->offset[id], t->length[id]);
+        size_t k = (size_t)h & mask;
+        while (t->slots[k].id != id) k = (k + 1) & mask;
+        t->slots[k].id = EMPTY_SLOT;
+        t->arena_len = t->offset[id];
+        t->count--;
+    }
+}
+
 int64_t melon_id_table_find(const melon_id_table *t, const char *text,
                             size_t len) {
     uint64_t h = hash_bytes(text, len);

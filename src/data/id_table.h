@@ -33,6 +33,9 @@ void melon_id_table_free(melon_id_table *t);
 int melon_id_table_intern(melon_id_table *t, const char *text, size_t len,
                           uint32_t *id, melon_err *err);
 
+/* Forgets every id from `count` on (those interned last). */
+void melon_id_table_truncate(melon_id_table *t, size_t count);
+
 /* The id of `text`, or -1 when it was never interned. */
 int64_t melon_id_table_find(const melon_id_table *t, const char *text,
                             size_t len);

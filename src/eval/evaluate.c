@@ -55,6 +55,7 @@ int melon_evaluator_init(melon_evaluator *ev, int negatives, size_t capacity,
     ev->n_users = n_users;
     ev->n_items = n_items;
     ev->list_of_user = melon_alloc((size_t)n_users * sizeof(int32_t), err);
+    ev->user_room = n_users;
     ev->list_user = melon_alloc(cap * sizeof(int32_t), err);
     ev->list_head = melon_alloc(cap * sizeof(int32_t), err);
     ev->list_tail = melon_alloc(cap * sizeof(int32_t), err);
@@ -100,11 +101,16 @@ fail:
 
 int melon_evaluator_grow(melon_evaluator *ev, int32_t n_users,
                          int32_t n_items, melon_err *err) {
-    if (n_users > ev->n_users) {
-        int32_t *lists = realloc(ev->list_of_user, (size_t)n_users * sizeof *lists);
+    if (n_users > ev->user_room) { /* room doubles: amortised growth */
+        size_t room = 2 * (size_t)n_users;
+        if (room > INT32_MAX) room = INT32_MAX;
+        int32_t *lists = realloc(ev->list_of_user, room * sizeof *lists);
         if (!lists) return melon_fail(err, "evaluation: out of memory for %d users", n_users);
-        for (int32_t u = ev->n_users; u < n_users; u++) lists[u] = -1;
         ev->list_of_user = lists;
+        ev->user_room = (int32_t)room;
+    }
+    if (n_users > ev->n_users) {
+        for (int32_t u = ev->n_users; u < n_users; u++) ev->list_of_user[u] = -1;
         ev->n_users = n_users;
     }
     if (n_items <= ev->n_items) return 0;

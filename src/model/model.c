@@ -172,17 +172,34 @@ static int grow(melon_model *m, int32_t n_users, int32_t n_items, int draw,
     if (n_users < old_users) n_users = old_users;
     if (n_items < old_items) n_items = old_items;
     if (n_users == old_users && n_items == old_items) return 0;
+    /* on failure every table keeps its rows and its stream */
+    int32_t rows[MELON_MAX_TENSORS];
+    melon_rng streams[MELON_MAX_TENSORS];
     for (int k = 0; k < m->n_tensors; k++) {
+        rows[k] = m->tensor[k].rows;
+        streams[k] = m->init_rng[k];
+    }
+    int rc = 0;
+    for (int k = 0; k < m->n_tensors && rc == 0; k++) {
         melon_tensor_kind kind = m->tensor[k].kind;
         if (kind == MELON_DENSE) continue;
-        if (grow_tensor(m, k, kind == MELON_USER_TABLE ? n_users : n_items,
-                        draw, err) != 0)
-            return -1;
+        rc = grow_tensor(m, k, kind == MELON_USER_TABLE ? n_users : n_items,
+                         draw, err);
     }
-    m->n_users = n_users;
-    m->n_items = n_items;
-    if (m->ops->grow && m->ops->grow(m, old_users, old_items, err) != 0)
+    if (rc == 0) {
+        m->n_users = n_users;
+        m->n_items = n_items;
+        if (m->ops->grow) rc = m->ops->grow(m, old_users, old_items, err);
+    }
+    if (rc != 0) {
+        for (int k = 0; k < m->n_tensors; k++) {
+            m->tensor[k].rows = rows[k];
+            m->init_rng[k] = streams[k];
+        }
+        m->n_users = old_users;
+        m->n_items = old_items;
         return -1;
+    }
     return 0;
 }
 

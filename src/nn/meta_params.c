@@ -45,6 +45,21 @@ float *melon_meta_params_add(melon_meta_params *mp, const char *name,
     return b->value;
 }
 
+int melon_meta_params_grow(melon_meta_params *mp, int k, size_t size,
+                           size_t room, melon_err *err) {
+    melon_meta_block *b = &mp->block[k];
+    if (size <= b->size) return 0;
+    float **arrays[4] = {&b->value, &b->grad, &mp->m[k], &mp->v[k]};
+    for (int a = 0; a < 4; a++) {
+        float *grown = melon_grow_rows(*arrays[a], sizeof(float), b->size,
+                                       size, room, 0, err);
+        if (!grown) return -1;
+        *arrays[a] = grown;
+    }
+    b->size = size;
+    return 0;
+}
+
 melon_meta_block *melon_meta_params_find(melon_meta_params *mp,
                                          const char *name) {
     for (int k = 0; k < mp->n_blocks; k++)

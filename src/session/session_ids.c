@@ -74,6 +74,11 @@ int session_intern_new(session_ids *ids, const char *text, size_t len,
     return 0;
 }
 
+void session_ids_truncate(session_ids *ids, size_t count) {
+    for (size_t k = count; k < ids->table.count; k++) free(ids->name[k]);
+    melon_id_table_truncate(&ids->table, count);
+}
+
 int32_t session_find(const session_ids *ids, const char *text, size_t len) {
     if (!text || len == 0 || len > MELON_ID_MAX) return -1;
     return (int32_t)melon_id_table_find(&ids->table, text, len);
@@ -136,40 +141,53 @@ static int create_learner(melon_session *s, melon_err *err) {
     return 0;
 }
 
-int session_grow(melon_session *s, melon_err *err) {
-    int32_t n_users = (int32_t)s->users.table.count;
-    int32_t n_items = (int32_t)s->items.table.count;
-    s->stream.n_users = n_users;
-    s->stream.n_items = n_items;
-    s->stream.user_name = s->users.name;
-    s->stream.item_name = s->items.name;
-    if (melon_history_grow(&s->history, n_users, n_items, err) != 0 ||
-        melon_pair_index_grow(&s->pairs, n_users, n_items, err) != 0)
-        return -1;
-    if (!s->has_model) {
-        if (n_users < 1 || n_items < 1) return 0;
-        return create_learner(s, err);
-    }
+/* The learner: created at the first user and item, grown after. */
+static int grow_learner(melon_session *s, int32_t n_users, int32_t n_items,
+                        melon_err *err) {
+    if (!s->has_model)
+        return n_users < 1 || n_items < 1 ? 0 : create_learner(s, err);
     if (n_users == s->model.n_users && n_items == s->model.n_items) return 0;
     if (!s->strategy.ops->grow)
-        return melon_fail(err, "strategy '%s' cannot yet take users or items "
+        return melon_fail(err, "strategy '%s' cannot take users or items "
                                "first seen after it started (%d users, %d "
-                               "items at the start; now %d and %d): declare "
-                               "them before pre-training",
+                               "items at the start; now %d and %d)",
                           s->cfg.run.strategy, (int)s->model.n_users,
                           (int)s->model.n_items, (int)n_users, (int)n_items);
-    if (melon_model_grow(&s->model, n_users, n_items, err) != 0 ||
-        s->strategy.ops->grow(&s->strategy, &s->model, err) != 0 ||
-        melon_evaluator_grow(&s->evaluator, n_users, n_items, err) != 0)
+    if (melon_model_grow(&s->model, n_users, n_items, err) != 0)
+        return -1; /* the model is as it was */
+    if (s->strategy.ops->grow(&s->strategy, &s->model, err) != 0 ||
+        melon_evaluator_grow(&s->evaluator, n_users, n_items, err) != 0) {
+        melon_err why = *err;
+        session_set_failed(s, &why);
         return -1;
+    }
     return 0;
 }
 
-int session_append_events(melon_session *s, const int32_t *users,
-                          const int32_t *items, const double *times, size_t n,
-                          melon_err *err) {
+int session_grow(melon_session *s, melon_err *err) {
+    int32_t n_users = (int32_t)s->users.table.count;
+    int32_t n_items = (int32_t)s->items.table.count;
+    int32_t history_users = s->history.n_users, history_items = s->history.n_items;
+    int32_t pair_users = s->pairs.n_users, pair_items = s->pairs.n_items;
+    s->stream.user_name = s->users.name; /* where the texts are now */
+    s->stream.item_name = s->items.name;
+    if (melon_history_grow(&s->history, n_users, n_items, err) != 0 ||
+        melon_pair_index_grow(&s->pairs, n_users, n_items, err) != 0 ||
+        grow_learner(s, n_users, n_items, err) != 0) {
+        /* the rows they added are empty: counting them out forgets them */
+        s->history.n_users = history_users;
+        s->history.n_items = history_items;
+        s->pairs.n_users = pair_users;
+        s->pairs.n_items = pair_items;
+        return -1;
+    }
+    s->stream.n_users = n_users;
+    s->stream.n_items = n_items;
+    return 0;
+}
+
+int session_reserve_events(melon_session *s, size_t n, melon_err *err) {
     melon_stream *st = &s->stream;
-    if (n == 0) return 0; /* nothing to copy (the arrays may not exist yet) */
     if (st->n + n >= UINT32_MAX)
         return melon_fail(err, "session: more than %u events", UINT32_MAX - 1);
     if (st->n + n > s->stream_room) {
@@ -189,6 +207,15 @@ int session_append_events(melon_session *s, const int32_t *users,
             return melon_fail(err, "session: out of memory for %zu events", room);
         s->stream_room = room;
     }
+    return 0;
+}
+
+int session_append_events(melon_session *s, const int32_t *users,
+                          const int32_t *items, const double *times, size_t n,
+                          melon_err *err) {
+    melon_stream *st = &s->stream;
+    if (n == 0) return 0; /* nothing to copy (the arrays may not exist yet) */
+    if (session_reserve_events(s, n, err) != 0) return -1;
     memcpy(st->user + st->n, users, n * sizeof *users);
     memcpy(st->item + st->n, items, n * sizeof *items);
     for (size_t k = 0; k < n; k++) st->time[st->n + k] = times ? times[k] : 0.0;

@@ -132,15 +132,22 @@ int session_intern(session_ids *ids, const char *text, size_t len,
  * checkpoint's); a known one still gets its own number. */
 int session_intern_new(session_ids *ids, const char *text, size_t len,
                        int32_t *id, melon_err *err);
+/* Forgets the ids from `count` on (those interned last). */
+void session_ids_truncate(session_ids *ids, size_t count);
 /* -1 when unknown. */
 int32_t session_find(const session_ids *ids, const char *text, size_t len);
 /* The decimal text of an integer id. */
 size_t session_id_text(int64_t id, char *buf);
 
 /* Gives every part the current user and item counts (creates the model
- * and the strategy once both are >= 1). */
+ * and the strategy once both are >= 1). On failure the parts keep the
+ * counts they had (the caller forgets the new ids), except when the model
+ * grew and the strategy could not follow: the session is failed then. */
 int session_grow(melon_session *s, melon_err *err);
 
+/* Room for n more events in the stream (appending them then cannot
+ * fail). */
+int session_reserve_events(melon_session *s, size_t n, melon_err *err);
 /* Appends events (already checked) to the stream: pending. */
 int session_append_events(melon_session *s, const int32_t *users,
                           const int32_t *items, const double *times, size_t n,

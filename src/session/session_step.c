@@ -299,8 +299,10 @@ static int finite_times(const double *times, size_t n, melon_err *err) {
 }
 
 /* One call's events as texts (int64 ids are passed as their decimal text):
- * checked first, then interned, grown and appended; nothing changes when a
- * check fails. */
+ * checked first, then all interned, the session grown once and the events
+ * appended; when any step fails the call's new ids are forgotten and the
+ * session is as it was (unless its strategy could not follow a grown
+ * model: session_grow fails the session then). */
 typedef struct {
     const char *const *users;
     const size_t *user_lens;
@@ -338,21 +340,28 @@ static int take_events(melon_session *s, const event_ids *ev,
     /* every id first, then the tables grow once: the model is created
      * with all the users and items of the call (a strategy that cannot
      * grow takes the pre-training events whatever their order) */
-    int32_t *users = melon_alloc((n ? n : 1) * sizeof *users, err);
-    int32_t *items = melon_alloc((n ? n : 1) * sizeof *items, err);
-    int rc = users && items ? 0 : -1;
+    if (n == 0) return 0;
+    size_t users_before = s->users.table.count;
+    size_t items_before = s->items.table.count;
+    int32_t *users = melon_alloc(n * sizeof *users, err);
+    int32_t *items = melon_alloc(n * sizeof *items, err);
+    int rc = users && items ? session_reserve_events(s, n, err) : -1;
     for (size_t k = 0; k < n && rc == 0; k++) {
         size_t len;
         const char *t = event_text(ev->users, ev->user_lens, ev->user_ids, k,
                                    buf, &len);
         rc = session_intern(&s->users, t, len, &users[k], err);
-        if (rc == 0) {
-            t = event_text(ev->items, ev->item_lens, ev->item_ids, k, buf, &len);
-            rc = session_intern(&s->items, t, len, &items[k], err);
-        }
+        if (rc != 0) break;
+        t = event_text(ev->items, ev->item_lens, ev->item_ids, k, buf, &len);
+        rc = session_intern(&s->items, t, len, &items[k], err);
     }
     if (rc == 0) rc = session_grow(s, err);
-    if (rc == 0) rc = session_append_events(s, users, items, times, n, err);
+    if (rc == 0) {
+        rc = session_append_events(s, users, items, times, n, err);
+    } else {
+        session_ids_truncate(&s->users, users_before);
+        session_ids_truncate(&s->items, items_before);
+    }
     free(users);
     free(items);
     return rc;
@@ -497,10 +506,12 @@ int melon_declare_items(melon_session *s, const char *const *names,
         rc = session_check_id(t, len, "declared item", k, err);
     }
     int32_t id;
+    size_t before = s->items.table.count;
     for (size_t k = 0; k < n && rc == 0; k++)
         rc = session_intern(&s->items, names[k],
                             lens ? lens[k] : strlen(names[k]), &id, err);
     if (rc == 0) rc = session_grow(s, err);
+    if (rc != 0) session_ids_truncate(&s->items, before);
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }
@@ -513,11 +524,13 @@ int melon_declare_item_ids(melon_session *s, const int64_t *ids, size_t n,
     int rc = (n && !ids) ? melon_fail(err, "%zu ids but no array", n) : 0;
     char buf[32];
     int32_t id;
+    size_t before = s->items.table.count;
     for (size_t k = 0; k < n && rc == 0; k++) {
         size_t len = session_id_text(ids[k], buf);
         rc = session_intern(&s->items, buf, len, &id, err);
     }
     if (rc == 0) rc = session_grow(s, err);
+    if (rc != 0) session_ids_truncate(&s->items, before);
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }

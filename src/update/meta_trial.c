@@ -26,6 +26,14 @@ int melon_meta_trial_init(melon_meta_trial *t, const melon_model *m,
     return 0;
 }
 
+int melon_meta_trial_grow(melon_meta_trial *t, const melon_model *m,
+                          melon_err *err) {
+    if (melon_sparse_grad_grow(&t->support_grad, m, err) != 0 ||
+        melon_sparse_grad_grow(&t->query_grad, m, err) != 0)
+        return -1;
+    return 0;
+}
+
 void melon_meta_trial_free(melon_meta_trial *t) {
     free(t->support);
     melon_grads_free(&t->support_slots);
@@ -89,11 +97,29 @@ int melon_meta_memory_init(melon_meta_memory *mem, const melon_model *m,
         mem->seen[k] = melon_calloc((size_t)m->tensor[k].rows,
                                     sizeof(uint32_t), err);
         if (!mem->seen[k]) goto fail;
+        mem->seen_rows[k] = m->tensor[k].rows;
     }
     return 0;
 fail:
     melon_meta_memory_free(mem);
     return -1;
+}
+
+int melon_meta_memory_grow(melon_meta_memory *mem, const melon_model *m,
+                           melon_err *err) {
+    if (!mem->batch) return 0; /* not in use */
+    for (int k = 0; k < m->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        if (t->kind == MELON_DENSE || t->rows <= mem->seen_rows[k]) continue;
+        uint32_t *seen = melon_grow_rows(mem->seen[k], sizeof *seen,
+                                         (size_t)mem->seen_rows[k],
+                                         (size_t)t->rows,
+                                         (size_t)t->cap_rows, 0, err);
+        if (!seen) return -1;
+        mem->seen[k] = seen;
+        mem->seen_rows[k] = t->rows;
+    }
+    return 0;
 }
 
 void melon_meta_memory_free(melon_meta_memory *mem) {

@@ -34,6 +34,9 @@ typedef struct {
 int melon_meta_trial_init(melon_meta_trial *t, const melon_model *m,
                           int max_batch, melon_err *err);
 void melon_meta_trial_free(melon_meta_trial *t);
+/* The model's tables have grown (melon_model_grow). */
+int melon_meta_trial_grow(melon_meta_trial *t, const melon_model *m,
+                          melon_err *err);
 
 int melon_meta_trial_support(melon_meta_trial *t, melon_context *ctx,
                              const melon_triple *batch, int n,
@@ -81,12 +84,16 @@ typedef struct {
     melon_snapshot values;       /* their rows and the dense tensors */
     uint32_t *seen[MELON_MAX_TENSORS]; /* per table row: stamp of the last
                                           remember that listed it */
+    int32_t seen_rows[MELON_MAX_TENSORS]; /* rows seen[k] covers */
     uint32_t stamp;
 } melon_meta_memory;
 
 int melon_meta_memory_init(melon_meta_memory *mem, const melon_model *m,
                            int max_batch, melon_err *err);
 void melon_meta_memory_free(melon_meta_memory *mem);
+/* The model's tables have grown: new rows were never remembered. */
+int melon_meta_memory_grow(melon_meta_memory *mem, const melon_model *m,
+                           melon_err *err);
 
 void melon_meta_trial_remember(melon_meta_memory *mem, const melon_model *m,
                                const melon_triple *batch, int n);

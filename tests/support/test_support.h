@@ -42,4 +42,12 @@ int test_run_melon(const char *args, char **out, char **errout);
  * modulo n_items), from a fixed seed. */
 void test_session_stream(int64_t *users, int64_t *items, int n, int n_items);
 
+/* Fails unless a live session of the strategy on the model (up to two
+ * extra "name=value" settings, NULL for none), with the item catalogue
+ * declared and users met as they come, has `melon run`'s loss on every
+ * online batch of the same stream (test_live_run.c). Returns quietly when
+ * the strategy does not apply to the model. */
+void test_live_matches_run_of(const char *model, const char *strategy,
+                              const char *const extra[2]);
+
 #endif

@@ -45,6 +45,14 @@ static int eals_load(melon_strategy *s, FILE *f, melon_err *err) {
     return melon_optimizer_load(&st->opt, f, err);
 }
 
+static int eals_grow(melon_strategy *s, melon_model *model, melon_err *err) {
+    eals_state *st = s->impl;
+    if (melon_optimizer_grow(&st->opt, model, err) != 0 ||
+        melon_sparse_grad_grow(&st->grad, model, err) != 0)
+        return -1;
+    return 0;
+}
+
 static void eals_free(melon_strategy *s) {
     eals_state *st = s->impl;
     if (!st) return;
@@ -63,6 +71,7 @@ static const melon_strategy_ops eals_ops = {
     .save = eals_save,
     .load = eals_load,
     .free_impl = eals_free,
+    .grow = eals_grow,
 };
 
 MELON_CONSTRUCTOR(melon_eals_create) {

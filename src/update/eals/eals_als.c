@@ -36,7 +36,8 @@ typedef struct {
     melon_grads slots;         /* for the batch's BPR loss (reporting) */
     /* A loaded state, applied when the state is built at the next call:
      * every list's entries in their order, c, S^P and S^Q. */
-    int32_t *saved_len;        /* [n_users + n_items], NULL: none */
+    int32_t saved_users, saved_items; /* nodes of the loaded state */
+    int32_t *saved_len;        /* [saved_users + saved_items], NULL: none */
     int32_t *saved_other;
     float *saved_weight;
     double *saved_c;           /* [n_items] */
@@ -49,8 +50,9 @@ static int find_tensor(const melon_model *m, const char *name) {
     return -1;
 }
 
-/* Sizes the lists from the whole stream (each node's distinct partners,
- * past and future) and fills them with the positives of [0, past_end). */
+/* Sizes the lists from the stream known so far (each node's distinct
+ * partners; lists grow beyond) and fills them with the positives of
+ * [0, past_end). */
 static int build_state(eals_als_state *st, const melon_context *ctx,
                        melon_err *err) {
     melon_model *m = ctx->model;
@@ -92,14 +94,29 @@ static void free_saved(eals_als_state *st) {
 /* Puts a loaded state in place of the one build_state made. */
 static int apply_saved(eals_als_state *st, melon_err *err) {
     eals_als *a = &st->als;
+    int32_t users = st->saved_users, items = st->saved_items;
+    if (users > a->n_users || items > a->n_items) {
+        free_saved(st);
+        return melon_fail(err, "eals-als state: %d users and %d items, the "
+                               "model has %d and %d", users, items,
+                          a->n_users, a->n_items);
+    }
     size_t at = 0;
-    for (int32_t k = 0; k < a->n_users + a->n_items; k++) {
-        eals_list *l = k < a->n_users ? &a->user[k] : &a->item[k - a->n_users];
+    for (int32_t k = 0; k < users + items; k++) {
+        eals_list *l = k < users ? &a->user[k] : &a->item[k - users];
         int32_t len = st->saved_len[k];
-        if (len < 0 || len > l->cap) {
+        for (int32_t e = 0; e < len; e++) {
+            int32_t other = st->saved_other[at + (size_t)e];
+            if (other < 0 || other >= (k < users ? a->n_items : a->n_users)) {
+                free_saved(st);
+                return melon_fail(err, "eals-als state: partner %d out of "
+                                       "range", other);
+            }
+        }
+        if (eals_als_reserve(a, l, len) != 0) {
             free_saved(st);
-            return melon_fail(err, "eals-als state: a list of %d entries where "
-                                   "the stream allows %d", len, l->cap);
+            return melon_fail(err, "eals-als state: out of memory for a list "
+                                   "of %d entries", len);
         }
         memcpy(l->other, st->saved_other + at, (size_t)len * sizeof(int32_t));
         memcpy(l->weight, st->saved_weight + at, (size_t)len * sizeof(float));
@@ -107,7 +124,7 @@ static int apply_saved(eals_als_state *st, melon_err *err) {
         at += (size_t)len;
     }
     size_t kk = (size_t)a->dim * (size_t)a->dim;
-    memcpy(a->c, st->saved_c, (size_t)a->n_items * sizeof(double));
+    memcpy(a->c, st->saved_c, (size_t)items * sizeof(double));
     memcpy(a->SP, st->saved_S, kk * sizeof(double));
     memcpy(a->SQ, st->saved_S + kk, kk * sizeof(double));
     free_saved(st);
@@ -170,11 +187,12 @@ static int eals_als_load(melon_strategy *s, FILE *f, melon_err *err) {
     st->pretrained = head[1];
     if (!head[0]) return 0;
     int32_t n_nodes = head[2] + head[3], dim = head[4];
-    if (head[2] != st->n_users || head[3] != st->n_items || dim != st->dim)
+    if (head[2] < 0 || head[3] < 0 || dim != st->dim)
         return melon_fail(err, "eals-als state: saved for %d users, %d items "
-                               "and d = %d; the model has %d, %d and %d",
-                          head[2], head[3], dim, st->n_users, st->n_items,
-                          st->dim);
+                               "and d = %d; the model has d = %d",
+                          head[2], head[3], dim, st->dim);
+    st->saved_users = head[2];
+    st->saved_items = head[3];
     size_t kk = (size_t)dim * (size_t)dim, total = 0, room = 1024;
     st->saved_len = melon_alloc(((size_t)n_nodes + 1) * sizeof(int32_t), err);
     st->saved_other = melon_alloc(room * sizeof(int32_t), err);
@@ -235,6 +253,17 @@ static void eals_als_strategy_free(melon_strategy *s) {
     s->impl = NULL;
 }
 
+/* New users and items: empty lists (the state is built at the first call,
+ * from the sizes then). */
+static int eals_als_strategy_grow(melon_strategy *s, melon_model *m,
+                                  melon_err *err) {
+    eals_als_state *st = s->impl;
+    if (!st->ready) return 0;
+    return eals_als_grow(&st->als, m->n_users, m->n_items,
+                         m->tensor[st->user_emb].value,
+                         m->tensor[st->item_emb].value, err);
+}
+
 static const melon_strategy_ops eals_als_ops = {
     .name = "eals-als",
     .meta_step = NULL,
@@ -242,6 +271,7 @@ static const melon_strategy_ops eals_als_ops = {
     .save = eals_als_save,
     .load = eals_als_load,
     .free_impl = eals_als_strategy_free,
+    .grow = eals_als_strategy_grow,
 };
 
 MELON_CONSTRUCTOR(melon_eals_als_create) {

@@ -7,7 +7,12 @@
  *
  * one coordinate at a time in closed form, with the K x K caches
  * S^P = sum_u p_u p_u^T and S^Q = sum_i c_i q_i q_i^T standing in for the
- * sum over all missing pairs. Shared by eals_als.c and the tests. */
+ * sum over all missing pairs. The users are those with an interaction so
+ * far (a user joins S^P with its first one), the items those with a
+ * missing-data weight (an item joins S^Q with its first interaction), so
+ * that ids not yet seen play no part: a live session that meets them as
+ * they come holds what a run that knew them all holds. Shared by
+ * eals_als.c and the tests. */
 #ifndef MELON_UPDATE_EALS_ALS_H
 #define MELON_UPDATE_EALS_ALS_H
 
@@ -25,15 +30,15 @@ typedef struct {
 
 typedef struct {
     int32_t n_users, n_items;
+    int32_t user_room, item_room; /* entries user[] / item[] and c have */
     int dim;                   /* K */
     float *P, *Q;              /* borrowed [n_users][K], [n_items][K] */
     double lambda;
-    eals_list *user;           /* R_u with w_ui */
+    eals_list *user;           /* R_u with w_ui, each list its own storage */
     eals_list *item;           /* R_i with w_ui */
-    int32_t *storage_other;    /* the lists' storage, sized once */
-    float *storage_weight;
     double *c;                 /* [n_items] missing-data weights c_i */
     double *SP, *SQ;           /* [K][K] */
+    int32_t longest;           /* room of the per-list buffers below */
     double *pred;              /* [longest list] prediction cache */
     double *w, *w_minus_c;     /* [longest list] w_uk and w_uk - c */
     float *partner;            /* [K][longest list] the partners' vectors,
@@ -43,22 +48,32 @@ typedef struct {
                                   for a user, S^P for an item) */
 } eals_als;
 
-/* user_cap[u] / item_cap[i]: the most distinct partners each node will
- * ever have (the lists never grow past them). */
+/* user_cap[u] / item_cap[i]: the room each node's list starts with (a
+ * list that fills up doubles its room). */
 int eals_als_init(eals_als *a, int32_t n_users, int32_t n_items, int dim,
                   float *P, float *Q, const int32_t *user_cap,
                   const int32_t *item_cap, double lambda, melon_err *err);
 void eals_als_free(eals_als *a);
 
+/* More users and items (tables P and Q now at these addresses): their
+ * lists start empty, the new items without missing-data weight. */
+int eals_als_grow(eals_als *a, int32_t n_users, int32_t n_items, float *P,
+                  float *Q, melon_err *err);
+
+/* Gives a list room for cap entries (and the per-list buffers room for a
+ * list that long); -1 when out of memory. */
+int eals_als_reserve(eals_als *a, eals_list *l, int32_t cap);
+
 /* Sets w_ui (adding (u, i) to R_u and R_i if absent; a repeated pair keeps
- * one entry). Returns -1 when a list is full (capacity too small). */
+ * one entry). Returns -1 when a list cannot grow (out of memory). */
 int eals_als_set(eals_als *a, int32_t u, int32_t i, float weight);
 
 /* c_i = c0 f_i^alpha / sum_i' f_i'^alpha with f_i = |R_i| / sum |R_i'|
  * (zero for items without interactions). */
 void eals_als_popularity_weights(eals_als *a, double c0, double alpha);
 
-/* Recomputes S^P and S^Q from P, Q and c. */
+/* Recomputes S^P (users with an interaction) and S^Q (items with a
+ * weight) from P, Q and c. */
 void eals_als_rebuild_caches(eals_als *a);
 
 /* The exact minimiser of J along P[u][f] (resp. Q[i][f]), for every
@@ -82,8 +97,9 @@ void eals_als_item_end(eals_als *a, int32_t i);
 void eals_als_sweep(eals_als *a);
 
 /* The online step for a new interaction (MF_fastALS.updateModel): w_ui :=
- * w_new; an item without missing-data weight gets c_i = c0 / n_items (and
- * joins S^Q); then `iters` times: update user u, then item i. */
+ * w_new; a user's first interaction makes it join S^P; an item without
+ * missing-data weight gets c_i = c0 / n_items (and joins S^Q); then
+ * `iters` times: update user u, then item i. */
 int eals_als_online(eals_als *a, int32_t u, int32_t i, float w_new,
                     double c0, int iters);
 

@@ -14,64 +14,118 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Gives a list room for cap entries. */
+static int list_room(eals_list *l, int32_t cap) {
+    if (cap <= l->cap) return 0;
+    int32_t *other = realloc(l->other, (size_t)cap * sizeof *other);
+    if (!other) return -1;
+    l->other = other;
+    float *weight = realloc(l->weight, (size_t)cap * sizeof *weight);
+    if (!weight) return -1;
+    l->weight = weight;
+    l->cap = cap;
+    return 0;
+}
+
+/* Gives the per-list buffers room for a list of len entries. */
+static int buffers_room(eals_als *a, int32_t len) {
+    if (len <= a->longest) return 0;
+    size_t n = (size_t)len;
+    double *pred = realloc(a->pred, n * sizeof *pred);
+    if (pred) a->pred = pred;
+    double *w = realloc(a->w, n * sizeof *w);
+    if (w) a->w = w;
+    double *wc = realloc(a->w_minus_c, n * sizeof *wc);
+    if (wc) a->w_minus_c = wc;
+    float *partner = realloc(a->partner, n * (size_t)a->dim * sizeof *partner);
+    if (partner) a->partner = partner;
+    if (!pred || !w || !wc || !partner) return -1;
+    a->longest = len;
+    return 0;
+}
+
 int eals_als_init(eals_als *a, int32_t n_users, int32_t n_items, int dim,
                   float *P, float *Q, const int32_t *user_cap,
                   const int32_t *item_cap, double lambda, melon_err *err) {
     memset(a, 0, sizeof *a);
-    a->n_users = n_users;
-    a->n_items = n_items;
     a->dim = dim;
-    a->P = P;
-    a->Q = Q;
     a->lambda = lambda;
-    size_t total = 0, longest = 1;
-    for (int32_t u = 0; u < n_users; u++) {
-        total += (size_t)user_cap[u];
-        if ((size_t)user_cap[u] > longest) longest = (size_t)user_cap[u];
-    }
-    for (int32_t i = 0; i < n_items; i++) {
-        total += (size_t)item_cap[i];
-        if ((size_t)item_cap[i] > longest) longest = (size_t)item_cap[i];
-    }
     size_t kk = (size_t)dim * dim;
-    a->user = melon_calloc((size_t)n_users, sizeof *a->user, err);
-    a->item = melon_calloc((size_t)n_items, sizeof *a->item, err);
-    a->storage_other = melon_alloc((total ? total : 1) * sizeof(int32_t), err);
-    a->storage_weight = melon_alloc((total ? total : 1) * sizeof(float), err);
-    a->c = melon_calloc((size_t)n_items, sizeof(double), err);
     a->SP = melon_calloc(kk, sizeof(double), err);
     a->SQ = melon_calloc(kk, sizeof(double), err);
-    a->pred = melon_alloc(longest * sizeof(double), err);
-    a->w = melon_alloc(longest * sizeof(double), err);
-    a->w_minus_c = melon_alloc(longest * sizeof(double), err);
-    a->partner = melon_alloc(longest * (size_t)dim * sizeof(float), err);
     a->old = melon_alloc((size_t)dim * sizeof(double), err);
     a->sx = melon_alloc((size_t)dim * sizeof(double), err);
-    if (!a->user || !a->item || !a->storage_other || !a->storage_weight ||
-        !a->c || !a->SP || !a->SQ || !a->pred || !a->w || !a->w_minus_c ||
-        !a->partner || !a->old || !a->sx) {
-        eals_als_free(a);
-        return -1;
-    }
-    size_t at = 0;
+    if (!a->SP || !a->SQ || !a->old || !a->sx ||
+        eals_als_grow(a, n_users, n_items, P, Q, err) != 0)
+        goto fail;
+    int32_t longest = 1;
     for (int32_t u = 0; u < n_users; u++) {
-        a->user[u] = (eals_list){a->storage_other + at, a->storage_weight + at,
-                                 0, user_cap[u]};
-        at += (size_t)user_cap[u];
+        if (list_room(&a->user[u], user_cap[u]) != 0) goto oom;
+        if (user_cap[u] > longest) longest = user_cap[u];
     }
     for (int32_t i = 0; i < n_items; i++) {
-        a->item[i] = (eals_list){a->storage_other + at, a->storage_weight + at,
-                                 0, item_cap[i]};
-        at += (size_t)item_cap[i];
+        if (list_room(&a->item[i], item_cap[i]) != 0) goto oom;
+        if (item_cap[i] > longest) longest = item_cap[i];
+    }
+    if (buffers_room(a, longest) != 0) goto oom;
+    return 0;
+oom:
+    melon_fail(err, "eals-als: out of memory for the interaction lists");
+fail:
+    eals_als_free(a);
+    return -1;
+}
+
+int eals_als_grow(eals_als *a, int32_t n_users, int32_t n_items, float *P,
+                  float *Q, melon_err *err) {
+    a->P = P;
+    a->Q = Q;
+    if (n_users > a->user_room) {
+        size_t room = 2 * (size_t)n_users;
+        eals_list *user = melon_grow_rows(a->user, sizeof *user, 0, 0, room,
+                                          0, err);
+        if (!user) return -1;
+        a->user = user;
+        a->user_room = (int32_t)room;
+    }
+    if (n_items > a->item_room) {
+        size_t room = 2 * (size_t)n_items;
+        eals_list *item = melon_grow_rows(a->item, sizeof *item, 0, 0, room,
+                                          0, err);
+        if (!item) return -1;
+        a->item = item;
+        double *c = melon_grow_rows(a->c, sizeof *c, 0, 0, room, 0, err);
+        if (!c) return -1;
+        a->c = c;
+        a->item_room = (int32_t)room;
+    }
+    /* empty lists, and c = 0 (all-zero bytes) */
+    if (n_users > a->n_users) {
+        memset(a->user + a->n_users, 0,
+               (size_t)(n_users - a->n_users) * sizeof *a->user);
+        a->n_users = n_users;
+    }
+    if (n_items > a->n_items) {
+        memset(a->item + a->n_items, 0,
+               (size_t)(n_items - a->n_items) * sizeof *a->item);
+        memset(a->c + a->n_items, 0,
+               (size_t)(n_items - a->n_items) * sizeof *a->c);
+        a->n_items = n_items;
     }
     return 0;
 }
 
 void eals_als_free(eals_als *a) {
+    for (int32_t u = 0; a->user && u < a->n_users; u++) {
+        free(a->user[u].other);
+        free(a->user[u].weight);
+    }
+    for (int32_t i = 0; a->item && i < a->n_items; i++) {
+        free(a->item[i].other);
+        free(a->item[i].weight);
+    }
     free(a->user);
     free(a->item);
-    free(a->storage_other);
-    free(a->storage_weight);
     free(a->c);
     free(a->SP);
     free(a->SQ);
@@ -84,13 +138,21 @@ void eals_als_free(eals_als *a) {
     memset(a, 0, sizeof *a);
 }
 
-static int list_set(eals_list *l, int32_t other, float weight) {
+int eals_als_reserve(eals_als *a, eals_list *l, int32_t cap) {
+    if (list_room(l, cap) != 0 || buffers_room(a, cap) != 0) return -1;
+    return 0;
+}
+
+static int list_set(eals_als *a, eals_list *l, int32_t other, float weight) {
     for (int32_t k = 0; k < l->len; k++)
         if (l->other[k] == other) {
             l->weight[k] = weight;
             return 0;
         }
-    if (l->len == l->cap) return -1;
+    if (l->len == l->cap &&
+        (list_room(l, l->cap > 0 ? 2 * l->cap : 4) != 0 ||
+         buffers_room(a, l->cap) != 0))
+        return -1;
     l->other[l->len] = other;
     l->weight[l->len] = weight;
     l->len++;
@@ -98,8 +160,8 @@ static int list_set(eals_list *l, int32_t other, float weight) {
 }
 
 int eals_als_set(eals_als *a, int32_t u, int32_t i, float weight) {
-    if (list_set(&a->user[u], i, weight) != 0 ||
-        list_set(&a->item[i], u, weight) != 0)
+    if (list_set(a, &a->user[u], i, weight) != 0 ||
+        list_set(a, &a->item[i], u, weight) != 0)
         return -1;
     return 0;
 }
@@ -129,7 +191,7 @@ void eals_als_rebuild_caches(eals_als *a) {
     memset(a->SP, 0, (size_t)K * K * sizeof(double));
     memset(a->SQ, 0, (size_t)K * K * sizeof(double));
     for (int32_t u = 0; u < a->n_users; u++)
-        add_outer(a->SP, a->P + (size_t)u * K, 1.0, K);
+        if (a->user[u].len > 0) add_outer(a->SP, a->P + (size_t)u * K, 1.0, K);
     for (int32_t i = 0; i < a->n_items; i++)
         if (a->c[i] != 0.0) add_outer(a->SQ, a->Q + (size_t)i * K, a->c[i], K);
 }
@@ -257,7 +319,9 @@ void eals_als_sweep(eals_als *a) {
 
 int eals_als_online(eals_als *a, int32_t u, int32_t i, float w_new,
                     double c0, int iters) {
+    int joins = a->user[u].len == 0;
     if (eals_als_set(a, u, i, w_new) != 0) return -1;
+    if (joins) add_outer(a->SP, a->P + (size_t)u * a->dim, 1.0, a->dim);
     if (a->c[i] == 0.0) {
         a->c[i] = c0 / a->n_items;
         add_outer(a->SQ, a->Q + (size_t)i * a->dim, a->c[i], a->dim);

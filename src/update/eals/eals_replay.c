@@ -71,6 +71,15 @@ static int eals_replay_load(melon_strategy *s, FILE *f, melon_err *err) {
     return melon_optimizer_load(&st->opt, f, err);
 }
 
+static int eals_replay_grow(melon_strategy *s, melon_model *model,
+                            melon_err *err) {
+    eals_replay_state *st = s->impl;
+    if (melon_optimizer_grow(&st->opt, model, err) != 0 ||
+        melon_sparse_grad_grow(&st->grad, model, err) != 0)
+        return -1;
+    return 0;
+}
+
 static void eals_replay_free(melon_strategy *s) {
     eals_replay_state *st = s->impl;
     if (!st) return;
@@ -90,6 +99,7 @@ static const melon_strategy_ops eals_replay_ops = {
     .save = eals_replay_save,
     .load = eals_replay_load,
     .free_impl = eals_replay_free,
+    .grow = eals_replay_grow,
 };
 
 MELON_CONSTRUCTOR(melon_eals_replay_create) {

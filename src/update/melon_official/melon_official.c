@@ -110,6 +110,15 @@ static void leak_apply(official_state *st, melon_model *m) {
     st->leak_pending = 0;
 }
 
+static int official_grow(melon_strategy *s, melon_model *m, melon_err *err) {
+    official_state *st = s->impl;
+    if (official_call_grow(&st->call, m, err) != 0 ||
+        melon_meta_trial_grow(&st->trial, m, err) != 0 ||
+        melon_meta_memory_grow(&st->memory, m, err) != 0)
+        return -1;
+    return 0;
+}
+
 int official_strategy_trial(melon_strategy *s, melon_context *ctx,
                             const melon_triple *batch, int n, melon_err *err) {
     official_state *st = s->impl;
@@ -280,6 +289,7 @@ static int official_load(melon_strategy *s, FILE *f, melon_err *err) {
         .save = official_save,                                              \
         .load = official_load,                                              \
         .free_impl = official_free,                                         \
+        .grow = official_grow,                                              \
     }
 OFFICIAL_OPS(official_ops, "melon");
 OFFICIAL_OPS(official_ops_i, "melon-i");

@@ -104,6 +104,7 @@ typedef struct {
     int32_t *node_id;      /* [cap_nodes] in order of first look-up */
     int32_t *n_pairs;      /* [cap_nodes] pairs that look the node up (o_k) */
     int32_t *index_of;     /* [table rows] node index, -1 when absent */
+    int32_t index_rows;    /* table rows index_of covers */
     int32_t *edge_begin;   /* [cap_nodes + 1] node j's edges */
     int32_t *edge_id;      /* [cap_edges] neighbour ids (other side) */
     float *self;           /* [cap_nodes][d_node] e_self */
@@ -198,6 +199,8 @@ int official_call_init(official_call *c, const melon_model *m,
                        melon_neighbor_mode neighbors, int cap_triples,
                        melon_err *err);
 void official_call_free(official_call *c);
+/* The model's tables have grown: their new rows are in no call. */
+int official_call_grow(official_call *c, const melon_model *m, melon_err *err);
 
 /* A.4 steps 1-4 up to the proposals: indexes the pairs' nodes, copies
  * theta, samples each node's neighbours before stream position `before`

@@ -73,6 +73,25 @@ static int side_init(official_side *s, int32_t table_rows, int cap_nodes,
         !s->edge_grad || !s->node_grad)
         return -1;
     for (int32_t a = 0; a < table_rows; a++) s->index_of[a] = -1;
+    s->index_rows = table_rows;
+    return 0;
+}
+
+int official_call_grow(official_call *c, const melon_model *m,
+                       melon_err *err) {
+    int32_t rows[OFFICIAL_SIDES] = {m->n_users, m->n_items};
+    for (int side = 0; side < OFFICIAL_SIDES; side++) {
+        official_side *s = &c->side[side];
+        if (rows[side] <= s->index_rows) continue;
+        const melon_tensor *t = &m->tensor[c->features.table[side][0]];
+        int32_t *index = melon_grow_rows(s->index_of, sizeof *index,
+                                         (size_t)s->index_rows,
+                                         (size_t)rows[side],
+                                         (size_t)t->cap_rows, 0xff, err);
+        if (!index) return -1;
+        s->index_of = index; /* every byte 0xff: -1 */
+        s->index_rows = rows[side];
+    }
     return 0;
 }
 

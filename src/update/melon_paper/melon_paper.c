@@ -136,6 +136,34 @@ static int paper_load(melon_strategy *s, FILE *f, melon_err *err) {
     return melon_meta_params_load(&st->params.mp, f, err);
 }
 
+/* New users and items: their marks and call indices start empty. */
+static int paper_grow(melon_strategy *s, melon_model *m, melon_err *err) {
+    paper_state *st = s->impl;
+    if (m->n_users > st->mark_users) {
+        uint32_t *mark = melon_grow_rows(st->user_mark, sizeof *mark,
+                                         (size_t)st->mark_users,
+                                         (size_t)m->n_users,
+                                         melon_model_room(m, MELON_USER_TABLE), 0, err);
+        if (!mark) return -1;
+        st->user_mark = mark;
+        st->mark_users = m->n_users;
+    }
+    if (m->n_items > st->mark_items) {
+        uint32_t *mark = melon_grow_rows(st->item_mark, sizeof *mark,
+                                         (size_t)st->mark_items,
+                                         (size_t)m->n_items,
+                                         melon_model_room(m, MELON_ITEM_TABLE), 0, err);
+        if (!mark) return -1;
+        st->item_mark = mark;
+        st->mark_items = m->n_items;
+    }
+    if (paper_interaction_grow(&st->inter, m, err) != 0 ||
+        melon_meta_trial_grow(&st->trial, m, err) != 0 ||
+        melon_sparse_grad_grow(&st->touched, m, err) != 0)
+        return -1;
+    return 0;
+}
+
 #define PAPER_OPS(var, label)          \
     static const melon_strategy_ops var = { \
         .name = label,                 \
@@ -144,6 +172,7 @@ static int paper_load(melon_strategy *s, FILE *f, melon_err *err) {
         .save = paper_save,            \
         .load = paper_load,            \
         .free_impl = paper_free,       \
+        .grow = paper_grow,            \
     };
 PAPER_OPS(melon_ops, "melon")
 PAPER_OPS(melon_i_ops, "melon-i")
@@ -257,6 +286,8 @@ int melon_paper_create(melon_strategy *s, melon_model *m,
     st->needed = melon_alloc(flat * sizeof(float), err);
     st->user_mark = melon_calloc((size_t)m->n_users, sizeof(uint32_t), err);
     st->item_mark = melon_calloc((size_t)m->n_items, sizeof(uint32_t), err);
+    st->mark_users = m->n_users;
+    st->mark_items = m->n_items;
     if (!st->lrho1 || !st->lrho2 || !st->d_eta || !st->agg_scale ||
         !st->mean_grad || !st->delta || !st->gc || !st->needed ||
         !st->user_mark || !st->item_mark)

@@ -90,6 +90,7 @@ typedef struct {
     int32_t *user_of, *item_of;             /* [max_triples] per triple */
     int32_t *user_index, *item_index;       /* [n_users], [n_items] of the
                                                model; -1 = not in the call */
+    int32_t index_users, index_items;       /* rows those cover */
     int32_t *user_nb, *item_nb;             /* [max_triples][max_edge] */
     int *user_n_nb, *item_n_nb;             /* [max_triples] */
     float *user_pi, *user_alpha;            /* [max_triples][max_edge] */
@@ -109,6 +110,9 @@ int paper_interaction_init(paper_interaction *it, const melon_model *m,
                            const paper_params *p, int max_triples,
                            int max_edge, melon_err *err);
 void paper_interaction_free(paper_interaction *it);
+/* The model's tables have grown: their new rows are in no call. */
+int paper_interaction_grow(paper_interaction *it, const melon_model *m,
+                           melon_err *err);
 /* h_r and eta_r for the n triples, with neighbours drawn from the history
  * strictly before stream position `before`. */
 void paper_interaction_forward(paper_interaction *it, const paper_params *p,
@@ -300,6 +304,7 @@ typedef struct {
     float *needed;                /* [flat capacity] meta step: 1 where the
                                      query touches the coordinate */
     uint32_t *user_mark, *item_mark; /* [n_users], [n_items] stamps */
+    int32_t mark_users, mark_items;  /* rows the marks cover */
     uint32_t stamp;
     long first_online_batch;      /* -1 until the first online update */
     paper_rate_sink sink;

@@ -84,6 +84,34 @@ int paper_interaction_init(paper_interaction *it, const melon_model *m,
     }
     for (int32_t u = 0; u < m->n_users; u++) it->user_index[u] = -1;
     for (int32_t i = 0; i < m->n_items; i++) it->item_index[i] = -1;
+    it->index_users = m->n_users;
+    it->index_items = m->n_items;
+    return 0;
+}
+
+int paper_interaction_grow(paper_interaction *it, const melon_model *m,
+                           melon_err *err) {
+    if (!it->user_index) return 0; /* the variant has no h_x */
+    if (m->n_users > it->index_users) {
+        int32_t *index = melon_grow_rows(it->user_index, sizeof *index,
+                                         (size_t)it->index_users,
+                                         (size_t)m->n_users,
+                                         melon_model_room(m, MELON_USER_TABLE),
+                                         0xff, err); /* every byte: -1 */
+        if (!index) return -1;
+        it->user_index = index;
+        it->index_users = m->n_users;
+    }
+    if (m->n_items > it->index_items) {
+        int32_t *index = melon_grow_rows(it->item_index, sizeof *index,
+                                         (size_t)it->index_items,
+                                         (size_t)m->n_items,
+                                         melon_model_room(m, MELON_ITEM_TABLE),
+                                         0xff, err);
+        if (!index) return -1;
+        it->item_index = index;
+        it->index_items = m->n_items;
+    }
     return 0;
 }
 

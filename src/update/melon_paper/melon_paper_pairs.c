@@ -27,9 +27,10 @@ size_t paper_flat_capacity(const melon_model *m, int max_triples) {
     size_t total = 0;
     for (int k = 0; k < m->n_tensors; k++) {
         const melon_tensor *t = &m->tensor[k];
-        size_t rows = (size_t)t->rows;
-        if (t->kind != MELON_DENSE && rows > 2 * (size_t)max_triples)
-            rows = 2 * (size_t)max_triples;
+        /* a table's rows count at their bound, whatever the table holds
+         * now: it may grow */
+        size_t rows = t->kind == MELON_DENSE ? (size_t)t->rows
+                                             : 2 * (size_t)max_triples;
         total += rows * (size_t)t->cols;
     }
     return total;

@@ -150,6 +150,36 @@ static int metasgd_load(melon_strategy *s, FILE *f, melon_err *err) {
     return melon_meta_params_load(&st->alpha, f, err);
 }
 
+/* alpha's entries [from, to) of block k, drawn from U(alpha_low,
+ * alpha_high) on the block's own stream. */
+static void alpha_init(metasgd_state *st, int k, size_t from, size_t to) {
+    float *a = st->alpha.block[k].value;
+    const melon_metasgd_config *c = &st->cfg;
+    for (size_t e = from; e < to; e++)
+        a[e] = (float)(c->alpha_low + (c->alpha_high - c->alpha_low) *
+                                          melon_rng_uniform(&st->init_rng[k]));
+}
+
+/* New table rows get the learning rates they would have had at creation. */
+static int metasgd_grow(melon_strategy *s, melon_model *model,
+                        melon_err *err) {
+    metasgd_state *st = s->impl;
+    for (int k = 0; k < model->n_tensors; k++) {
+        const melon_tensor *t = &model->tensor[k];
+        size_t size = (size_t)t->rows * t->cols, old = st->alpha.block[k].size;
+        if (t->kind == MELON_DENSE || size <= old) continue;
+        if (melon_meta_params_grow(&st->alpha, k, size,
+                                   (size_t)t->cap_rows * t->cols, err) != 0)
+            return -1;
+        alpha_init(st, k, old, size);
+    }
+    if (melon_meta_trial_grow(&st->trial, model, err) != 0 ||
+        melon_meta_memory_grow(&st->memory, model, err) != 0 ||
+        melon_sparse_grad_grow(&st->grad, model, err) != 0)
+        return -1;
+    return 0;
+}
+
 static void metasgd_free(melon_strategy *s) {
     metasgd_state *st = s->impl;
     if (!st) return;
@@ -170,6 +200,7 @@ static const melon_strategy_ops metasgd_ops = {
     .save = metasgd_save,
     .load = metasgd_load,
     .free_impl = metasgd_free,
+    .grow = metasgd_grow,
 };
 
 /* Random stream of alpha's init. */
@@ -196,17 +227,15 @@ MELON_CONSTRUCTOR(melon_metasgd_create) {
     adam.lr = c->meta_lr;
     melon_meta_params_init(&st->alpha, &adam);
     int max_batch = shape->max_batch;
-    melon_rng rng;
-    melon_rng_seed_stream(&rng, shape->seed, METASGD_INIT_STREAM);
     for (int k = 0; k < model->n_tensors; k++) {
         const melon_tensor *t = &model->tensor[k];
         size_t size = (size_t)t->rows * t->cols;
         snprintf(st->names[k], sizeof st->names[k], "alpha.%s", t->name);
-        float *a = melon_meta_params_add(&st->alpha, st->names[k], size, 0, err);
-        if (!a) goto fail;
-        for (size_t e = 0; e < size; e++)
-            a[e] = (float)(c->alpha_low + (c->alpha_high - c->alpha_low) *
-                                              melon_rng_uniform(&rng));
+        if (!melon_meta_params_add(&st->alpha, st->names[k], size, 0, err))
+            goto fail;
+        melon_rng_seed_stream(&st->init_rng[k], shape->seed,
+                              METASGD_INIT_STREAM + (uint64_t)k);
+        alpha_init(st, k, 0, size);
         if (t->kind != MELON_DENSE &&
             !(st->meta_rows[k] = melon_alloc(4 * (size_t)max_batch *
                                              sizeof(int32_t), err)))

@@ -14,6 +14,9 @@
 typedef struct {
     melon_metasgd_config cfg;
     melon_meta_params alpha;    /* one block per tensor, its shape */
+    /* Each block's initialisation stream, where its last entry's draw
+     * ended: the rows a block grows by continue it. */
+    melon_rng init_rng[MELON_MAX_TENSORS];
     char names[MELON_MAX_TENSORS][64];  /* "alpha.<tensor>" */
     melon_meta_trial trial;
     melon_meta_memory memory;   /* next-batch meta-data only */

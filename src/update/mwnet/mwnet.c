@@ -152,6 +152,16 @@ static void mwnet_free(melon_strategy *s) {
     s->impl = NULL;
 }
 
+static int mwnet_grow(melon_strategy *s, melon_model *model, melon_err *err) {
+    mwnet_state *st = s->impl;
+    if (melon_optimizer_grow(&st->opt, model, err) != 0 ||
+        melon_meta_trial_grow(&st->trial, model, err) != 0 ||
+        melon_meta_memory_grow(&st->memory, model, err) != 0 ||
+        melon_sparse_grad_grow(&st->grad, model, err) != 0)
+        return -1;
+    return 0;
+}
+
 static const melon_strategy_ops mwnet_ops = {
     .name = "mwnet",
     .meta_step = mwnet_meta_step,
@@ -159,6 +169,7 @@ static const melon_strategy_ops mwnet_ops = {
     .save = mwnet_save,
     .load = mwnet_load,
     .free_impl = mwnet_free,
+    .grow = mwnet_grow,
 };
 
 /* Random stream of the weight net's init (independent of the run's other

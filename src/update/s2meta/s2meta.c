@@ -316,6 +316,35 @@ static void set_free(s2meta_set *set) {
     memset(set, 0, sizeof *set);
 }
 
+/* Frees what create_sets and create_step_buffers made, but the marks. */
+static void free_set_buffers(s2meta_state *st) {
+    set_free(&st->trial_set);
+    set_free(&st->update_set);
+    free(st->chunks);
+    st->chunks = NULL;
+    for (int k = 0; k < MELON_MAX_TENSORS; k++) {
+        free(st->query_rows[k]);
+        free(st->extra_rows[k]);
+        free(st->extra_values[k]);
+        st->query_rows[k] = st->extra_rows[k] = NULL;
+        st->extra_values[k] = NULL;
+    }
+    free(st->record);
+    free(st->work_state);
+    free(st->kept);
+    free(st->kept_memory);
+    st->record = st->work_state = st->kept_memory = NULL;
+    st->kept = NULL;
+    st->n_kept = 0;
+    if (st->work)
+        for (int t = 0; t < st->n_threads; t++) {
+            free(st->work[t].memory);
+            free(st->work[t].rec);
+        }
+    free(st->work);
+    st->work = NULL;
+}
+
 static void s2meta_free(melon_strategy *s) {
     s2meta_state *st = s->impl;
     if (!st) return;
@@ -326,32 +355,109 @@ static void s2meta_free(melon_strategy *s) {
     melon_meta_memory_free(&st->memory);
     melon_grads_free(&st->slots);
     melon_sparse_grad_free(&st->grad);
-    set_free(&st->trial_set);
-    set_free(&st->update_set);
-    free(st->chunks);
+    free_set_buffers(st);
     for (int k = 0; k < MELON_MAX_TENSORS; k++) {
         free(st->mark[k]);
-        free(st->query_rows[k]);
-        free(st->extra_rows[k]);
         free(st->carried[k]);
-        free(st->extra_values[k]);
     }
-    free(st->record);
-    free(st->work_state);
     free(st->loss_users);
     free(st->loss_items);
     free(st->loss_scores);
     free(st->carry);
-    free(st->kept);
-    free(st->kept_memory);
-    if (st->work)
-        for (int t = 0; t < st->n_threads; t++) {
-            free(st->work[t].memory);
-            free(st->work[t].rec);
-        }
-    free(st->work);
     free(st);
     s->impl = NULL;
+}
+
+static int create_sets(s2meta_state *st, const melon_model *m, int n,
+                       melon_err *err);
+static int create_step_buffers(s2meta_state *st, melon_err *err);
+
+static int32_t min_rows(const melon_tensor *t, size_t bound) {
+    return (size_t)t->rows < bound ? t->rows : (int32_t)bound;
+}
+
+/* Whether the sets' row bounds differ from those the tables call for now
+ * (bounds follow the tables until they reach a batch's rows; a full-scope
+ * update set lists every row). */
+static int sets_outgrown(const s2meta_state *st, const melon_model *m) {
+    for (int k = 0; k < m->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        if (t->kind == MELON_DENSE) continue;
+        size_t query = (t->kind == MELON_USER_TABLE ? 1 : 2) * (size_t)st->max_batch;
+        int32_t update = st->cfg.scope == MELON_SCOPE_FULL ? t->rows
+                                                            : min_rows(t, query);
+        if (st->trial_set.cap_rows[k] != min_rows(t, 3 * query) ||
+            st->update_set.cap_rows[k] != update)
+            return 1;
+    }
+    return 0;
+}
+
+/* The carried states in the layout of the grown tables: each tensor's
+ * block moves to its new base, new rows hold none. */
+static int grow_carry(s2meta_state *st, const melon_model *m, melon_err *err) {
+    size_t two_h = 2 * (size_t)st->layout.hidden, total = 0;
+    size_t base[MELON_MAX_TENSORS + 1];
+    for (int k = 0; k < m->n_tensors; k++) {
+        base[k] = total;
+        total += (size_t)m->tensor[k].rows * (size_t)m->tensor[k].cols;
+    }
+    base[m->n_tensors] = total;
+    if (total == st->carry_base[m->n_tensors]) return 0;
+    float *carry = melon_calloc(total * two_h, sizeof(float), err);
+    if (!carry) return -1;
+    for (int k = 0; k < m->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        size_t old = st->carry_base[k + 1] - st->carry_base[k];
+        memcpy(carry + base[k] * two_h, st->carry + st->carry_base[k] * two_h,
+               old * two_h * sizeof(float));
+        if (t->rows > st->n_carried[k]) {
+            uint8_t *flags = melon_grow_rows(st->carried[k], 1,
+                                             (size_t)st->n_carried[k],
+                                             (size_t)t->rows,
+                                             (size_t)t->cap_rows, 0, err);
+            if (!flags) {
+                free(carry);
+                return -1;
+            }
+            st->carried[k] = flags;
+            st->n_carried[k] = t->rows;
+        }
+    }
+    free(st->carry);
+    st->carry = carry;
+    memcpy(st->carry_base, base, sizeof base);
+    return 0;
+}
+
+/* New rows: unmarked, no carried state; the per-call buffers whose size
+ * follows the tables are made again when their bounds moved. */
+static int s2meta_grow(melon_strategy *s, melon_model *m, melon_err *err) {
+    s2meta_state *st = s->impl;
+    if (melon_meta_trial_grow(&st->trial, m, err) != 0 ||
+        melon_meta_memory_grow(&st->memory, m, err) != 0 ||
+        melon_sparse_grad_grow(&st->grad, m, err) != 0)
+        return -1;
+    for (int k = 0; k < m->n_tensors; k++) {
+        const melon_tensor *t = &m->tensor[k];
+        if (t->kind == MELON_DENSE || t->rows <= st->mark_rows[k]) continue;
+        uint32_t *mark = melon_grow_rows(st->mark[k], sizeof *mark,
+                                         (size_t)st->mark_rows[k],
+                                         (size_t)t->rows, (size_t)t->cap_rows,
+                                         0, err);
+        if (!mark) return -1;
+        st->mark[k] = mark;
+        st->mark_rows[k] = t->rows;
+    }
+    if (st->carry && grow_carry(st, m, err) != 0) return -1;
+    if (!sets_outgrown(st, m)) return 0;
+    free_set_buffers(st);
+    if (create_sets(st, m, st->max_batch, err) != 0 ||
+        create_step_buffers(st, err) != 0) {
+        free_set_buffers(st);
+        return melon_fail(err, "s2meta: cannot grow its buffers: %s", err->msg);
+    }
+    return 0;
 }
 
 static const melon_strategy_ops s2meta_ops = {
@@ -361,6 +467,7 @@ static const melon_strategy_ops s2meta_ops = {
     .save = s2meta_save,
     .load = s2meta_load,
     .free_impl = s2meta_free,
+    .grow = s2meta_grow,
 };
 
 /* Allocates a set able to hold cap_rows[k] rows of tensor k; dense tensors
@@ -383,10 +490,6 @@ static int set_init(s2meta_set *set, const melon_model *m,
     }
     set_finish(set, m);
     return 0;
-}
-
-static int32_t min_rows(const melon_tensor *t, size_t bound) {
-    return (size_t)t->rows < bound ? t->rows : (int32_t)bound;
 }
 
 /* Per-thread work space: K step records of one chunk and the backward's
@@ -470,7 +573,10 @@ static int create_sets(s2meta_state *st, const melon_model *m, int n,
         chunks += (rows + per - 1) / per;
         if (t->kind == MELON_DENSE) continue;
         size_t query = t->kind == MELON_USER_TABLE ? (size_t)n : 2 * (size_t)n;
-        st->mark[k] = melon_calloc((size_t)t->rows, sizeof(uint32_t), err);
+        if (!st->mark[k]) {
+            st->mark[k] = melon_calloc((size_t)t->rows, sizeof(uint32_t), err);
+            st->mark_rows[k] = t->rows;
+        }
         st->query_rows[k] = melon_alloc((size_t)min_rows(t, query) * sizeof(int32_t), err);
         st->extra_rows[k] = melon_alloc((size_t)min_rows(t, query) * sizeof(int32_t), err);
         st->extra_values[k] = melon_alloc((size_t)min_rows(t, query) * (size_t)t->cols *
@@ -498,8 +604,8 @@ static int create_sets(s2meta_state *st, const melon_model *m, int n,
     return work_init(st, chunk, err);
 }
 
-static int create_states(s2meta_state *st, const melon_model *m,
-                         melon_err *err) {
+/* The inner steps' records and working states, sized by the sets. */
+static int create_step_buffers(s2meta_state *st, melon_err *err) {
     size_t two_h = 2 * (size_t)st->layout.hidden;
     int K = st->cfg.steps;
     size_t trial = st->trial_set.cap_coords, update = st->update_set.cap_coords;
@@ -510,7 +616,14 @@ static int create_states(s2meta_state *st, const melon_model *m,
         st->work_state = melon_alloc(coords * two_h * sizeof(float), err);
         if (!st->work_state) return -1;
     }
+    return 0;
+}
+
+static int create_states(s2meta_state *st, const melon_model *m,
+                         melon_err *err) {
+    if (create_step_buffers(st, err) != 0) return -1;
     if (!st->cfg.carry_state) return 0;
+    size_t two_h = 2 * (size_t)st->layout.hidden;
     size_t total = 0;
     for (int k = 0; k < m->n_tensors; k++) {
         st->carry_base[k] = total;
@@ -542,6 +655,7 @@ MELON_CONSTRUCTOR(melon_s2meta_create) {
     st->n_threads = omp_get_max_threads();
     s2meta_layout_make(&st->layout, st->cfg.hidden);
     int n = shape->max_batch;
+    st->max_batch = n;
     melon_meta_adam_config adam;
     melon_meta_adam_config_default(&adam);
     adam.lr = st->cfg.meta_lr;

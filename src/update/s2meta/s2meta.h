@@ -79,7 +79,9 @@ typedef struct {
     s2meta_set trial_set, update_set;
     s2meta_chunk *chunks;
     int cap_chunks;
+    int max_batch;
     uint32_t *mark[MELON_MAX_TENSORS]; /* per table row: query stamp */
+    int32_t mark_rows[MELON_MAX_TENSORS]; /* rows mark[k] covers */
     uint32_t stamp;
     int32_t *query_rows[MELON_MAX_TENSORS]; /* the query's distinct rows */
     int32_t n_query_rows[MELON_MAX_TENSORS];

@@ -353,6 +353,92 @@ static void sml_free(melon_strategy *s) {
     s->impl = NULL;
 }
 
+/* Gives a side's working list room for cap rows (a batch's rows, or all
+ * of a small table's). */
+static int grow_work(sml_state *st, int side, int32_t cap, melon_err *err) {
+    sml_rows *w = &st->work[side];
+    if (cap <= w->cap) return 0;
+    size_t d = (size_t)st->dim;
+    int32_t **ints[2] = {&w->rows, &w->kept};
+    for (int b = 0; b < 2; b++) {
+        int32_t *p = melon_grow_rows(*ints[b], sizeof(int32_t), 0, 0,
+                                     (size_t)cap, 0, err);
+        if (!p) return -1;
+        *ints[b] = p;
+    }
+    float **bufs[6] = {&w->w_prev, &w->w_hat, &w->out, &w->saved, &w->d_out, &w->d_hat};
+    for (int b = 0; b < 6; b++) {
+        float *p = melon_grow_rows(*bufs[b], d * sizeof(float), 0, 0,
+                                   (size_t)cap, 0, err);
+        if (!p) return -1;
+        *bufs[b] = p;
+    }
+    sml_acts_free(&st->acts[side]);
+    if (sml_acts_init(&st->acts[side], st->dim, st->cfg.hidden, cap, err) != 0)
+        return -1;
+    w->cap = cap;
+    return 0;
+}
+
+/* A side's new rows: unmarked; kept (with their values as w^prev and as
+ * new values) when every row is kept, else not kept. */
+static int grow_side(sml_state *st, melon_model *m, int side, melon_err *err) {
+    const melon_tensor *t = &m->tensor[st->tensor[side]];
+    int32_t old = st->rows[side], rows = t->rows;
+    if (rows <= old) return 0;
+    size_t d = (size_t)st->dim, room = (size_t)t->cap_rows;
+    int32_t batch_rows = side == SML_USERS ? st->max_batch : 2 * st->max_batch;
+    int32_t cap = rows < batch_rows ? rows : batch_rows;
+    sml_kept *kept = &st->kept[side];
+    uint32_t *mark = melon_grow_rows(st->mark[side], sizeof *mark, (size_t)old,
+                                     (size_t)rows, room, 0, err);
+    if (!mark) return -1;
+    st->mark[side] = mark;
+    int32_t *at = melon_grow_rows(kept->at, sizeof *at, (size_t)old,
+                                  (size_t)rows, room, 0xff, err); /* -1 */
+    if (!at) return -1;
+    kept->at = at;
+    int32_t kept_cap = st->cfg.all_rows ? rows : cap;
+    if (kept_cap > kept->cap) {
+        size_t kept_room = st->cfg.all_rows ? room : (size_t)kept_cap;
+        int32_t *krows = melon_grow_rows(kept->rows, sizeof *krows, 0, 0,
+                                         kept_room, 0, err);
+        if (!krows) return -1;
+        kept->rows = krows;
+        float *w_prev = melon_grow_rows(kept->w_prev, d * sizeof(float), 0, 0,
+                                        kept_room, 0, err);
+        if (!w_prev) return -1;
+        kept->w_prev = w_prev;
+        kept->cap = kept_cap;
+    }
+    if (st->cfg.all_rows) {
+        float *shadow = st->shadow.tensor[st->tensor[side]].value;
+        for (int32_t r = old; r < rows; r++) {
+            kept->at[r] = r;
+            kept->rows[r] = r;
+            memcpy(kept->w_prev + (size_t)r * d, t->value + (size_t)r * d,
+                   d * sizeof(float));
+            memcpy(shadow + (size_t)r * d, t->value + (size_t)r * d,
+                   d * sizeof(float));
+        }
+        kept->n = rows;
+    }
+    if (grow_work(st, side, cap, err) != 0) return -1;
+    st->rows[side] = rows;
+    return 0;
+}
+
+static int sml_grow(melon_strategy *s, melon_model *m, melon_err *err) {
+    sml_state *st = s->impl;
+    if (melon_model_grow(&st->shadow, m->n_users, m->n_items, err) != 0 ||
+        melon_optimizer_grow(&st->opt, &st->shadow, err) != 0 ||
+        melon_sparse_grad_grow(&st->grad, m, err) != 0)
+        return -1;
+    for (int side = 0; side < SML_SIDES; side++)
+        if (grow_side(st, m, side, err) != 0) return -1;
+    return 0;
+}
+
 static const melon_strategy_ops sml_ops = {
     .name = "sml",
     .meta_step = sml_meta_step,
@@ -360,6 +446,7 @@ static const melon_strategy_ops sml_ops = {
     .save = sml_save,
     .load = sml_load,
     .free_impl = sml_free,
+    .grow = sml_grow,
 };
 
 static int find_tensor(const melon_model *m, const char *name,
@@ -426,6 +513,7 @@ static int create_side(sml_state *st, const melon_model *m, int side, int n,
     if (!w->rows || !w->kept) return -1;
     if (sml_acts_init(&st->acts[side], st->dim, st->cfg.hidden, cap, err) != 0)
         return -1;
+    st->rows[side] = t->rows;
     size_t size[SML_N_BLOCKS];
     sml_block_sizes(st->dim, st->cfg.hidden, size);
     sml_net *net = &st->net[side];
@@ -466,6 +554,7 @@ MELON_CONSTRUCTOR(melon_sml_create) {
         return applicable;
     }
     int n = shape->max_batch;
+    st->max_batch = n;
     melon_meta_adam_config adam;
     melon_meta_adam_config_default(&adam);
     adam.lr = st->cfg.transfer_lr;

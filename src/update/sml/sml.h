@@ -64,6 +64,8 @@ typedef struct {
     melon_triple *prev_batch;    /* B_{t-1}, for inner rounds */
     int n_prev;
     uint32_t *mark[SML_SIDES];   /* per table row: stamp of a batch */
+    int32_t rows[SML_SIDES];     /* table rows mark and kept.at cover */
+    int max_batch;
     uint32_t stamp;
     double meta_loss;            /* loss of the last transfer step */
 } sml_state;
