@@ -4,8 +4,11 @@
 #include "cli.h"
 
 #include "fetch/fetch.h"
+#include "melon/atomic_file.h"
 #include "update/strategy.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +17,7 @@
 
 static const char *const own_options[] = {"data", "results", "models", "strategies",
                                           "seeds", "jobs", "threads",
-                                          "lr-matrix-batch", NULL};
+                                          "lr-matrix-batch", "tuned", NULL};
 /* Run options bench sets itself for every cell, or that would make cells
  * overwrite each other's files. */
 static const char *const reserved_options[] = {
@@ -239,6 +242,10 @@ int bench_grid_set_option(bench_grid *g, const char *name, const char *value,
         g->results = value;
         return 0;
     }
+    if (strcmp(name, "tuned") == 0) {
+        g->tuned = value;
+        return 0;
+    }
     snprintf(why, cap, "unknown option");
     return -1;
 }
@@ -289,8 +296,165 @@ static int make_dir(const char *path) {
     return mkdir(buf, 0777) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* The NAME=VALUE lines of one of melon tune's choices (DIR/FILE): the
+ * strategy, the data and the model apart, every other setting an option of
+ * the strategy's cells. */
+static int add_tuned_file(bench_grid *g, const char *dir, const char *file,
+                          char *data, char *name, char *model, char *why, size_t cap) {
+    char path[4096], line[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(why, cap, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char spec[16384] = "", strategy[64] = "";
+    char file_data[4096] = "", file_name[256] = "", file_model[64] = "";
+    int number = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        number++;
+        size_t len = strlen(line);
+        while (len && isspace((unsigned char)line[len - 1])) line[--len] = 0;
+        if (!len || line[0] == '#') continue;
+        char *eq = strchr(line, '=');
+        if (!eq) {
+            snprintf(why, cap, "%s:%d: '%s': expected NAME=VALUE", path, number, line);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        const char *key = line, *value = eq + 1;
+        if (strcmp(key, "strategy") == 0) snprintf(strategy, sizeof strategy, "%s", value);
+        else if (strcmp(key, "data") == 0) snprintf(file_data, sizeof file_data, "%s", value);
+        else if (strcmp(key, "name") == 0) snprintf(file_name, sizeof file_name, "%s", value);
+        else if (strcmp(key, "model") == 0) snprintf(file_model, sizeof file_model, "%s", value);
+        else if (melon_run_option_arity(key) == 0) { /* a flag: on or off */
+            if (strcmp(value, "on") == 0)
+                snprintf(spec + strlen(spec), sizeof spec - strlen(spec), ":--%s", key);
+        } else {
+            snprintf(spec + strlen(spec), sizeof spec - strlen(spec), ":--%s=%s", key,
+                     value);
+        }
+    }
+    fclose(f);
+    if (rc != 0) return -1;
+    if (!strategy[0] || !file_data[0] || !file_model[0]) {
+        snprintf(why, cap, "%s: no strategy=, data= or model= line (not a choice of "
+                           "melon tune)", path);
+        return -1;
+    }
+    if (!file_name[0]) snprintf(file_name, sizeof file_name, "%s", strategy);
+    if (!data[0]) {
+        snprintf(data, 4096, "%s", file_data);
+        snprintf(name, 256, "%s", file_name);
+        snprintf(model, 64, "%s", file_model);
+    } else if (strcmp(data, file_data) != 0 || strcmp(model, file_model) != 0) {
+        snprintf(why, cap, "%s: tuned on %s with %s, the others on %s with %s (one "
+                           "dataset and model per --tuned folder)",
+                 path, file_data, file_model, data, model);
+        return -1;
+    }
+    char entry[16500];
+    snprintf(entry, sizeof entry, "%s=%s%s", strategy, strategy, spec);
+    return add_strategy(g, entry, why, cap);
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* --tuned DIR: each DIR/STRATEGY.settings is a strategy of the grid, on
+ * the dataset and model it was tuned on. */
+static int add_tuned(bench_grid *g, char *why, size_t cap) {
+    DIR *dir = opendir(g->tuned);
+    if (!dir) {
+        snprintf(why, cap, "%s: cannot open: %s", g->tuned, strerror(errno));
+        return -1;
+    }
+    char *names[BENCH_MAX_STRATEGIES];
+    int n = 0, rc = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < 10 || strcmp(e->d_name + len - 9, ".settings") != 0)
+            continue;
+        if (n == BENCH_MAX_STRATEGIES) {
+            snprintf(why, cap, "%s: more than %d choices", g->tuned, BENCH_MAX_STRATEGIES);
+            rc = -1;
+            break;
+        }
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(dir);
+    qsort(names, (size_t)n, sizeof *names, by_name);
+    char data[4096] = "", name[256] = "", model[64] = "";
+    for (int k = 0; k < n && rc == 0; k++)
+        rc = add_tuned_file(g, g->tuned, names[k], data, name, model, why, cap);
+    for (int k = 0; k < n; k++) free(names[k]);
+    if (rc == 0 && n == 0) {
+        snprintf(why, cap, "%s: no STRATEGY.settings (run melon tune --results %s)",
+                 g->tuned, g->tuned);
+        rc = -1;
+    }
+    if (rc != 0) return -1;
+    char dataset[4400];
+    snprintf(dataset, sizeof dataset, "%s=%s", name, data);
+    return add_dataset(g, dataset, why, cap) != 0 || add_models(g, model, why, cap) != 0
+               ? -1 : 0;
+}
+
+/* The choices beside the results (RESULTS/DATASET/tuned/MODEL-LABEL.settings),
+ * for the report. */
+static int copy_choices(const bench_grid *g) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s/tuned", g->results, g->datasets[0].name);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "melon bench: %s: cannot create: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    for (int s = 0; s < g->n_strategies; s++) {
+        char from[4096], to[4400], buf[8192];
+        snprintf(from, sizeof from, "%s/%s.settings", g->tuned, g->strategies[s].label);
+        snprintf(to, sizeof to, "%s/%s-%s.settings", dir, g->models[0],
+                 g->strategies[s].label);
+        FILE *in = fopen(from, "r");
+        melon_atomic_file af;
+        melon_err err = {{0}};
+        if (!in || melon_atomic_open(&af, to, &err) != 0) {
+            fprintf(stderr, "melon bench: %s\n", in ? err.msg : strerror(errno));
+            if (in) fclose(in);
+            return 1;
+        }
+        size_t got;
+        while ((got = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, got, af.f);
+        int bad = ferror(in);
+        fclose(in);
+        if (bad) {
+            melon_atomic_abort(&af);
+            fprintf(stderr, "melon bench: %s: cannot read\n", from);
+            return 1;
+        }
+        if (melon_atomic_commit(&af, &err) != 0) {
+            fprintf(stderr, "melon bench: %s\n", err.msg);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int bench_grid_finish_setup(bench_grid *g) {
-    char why[256];
+    char why[16384];
+    if (g->tuned) {
+        if (g->n_datasets || g->n_models || g->n_strategies) {
+            fprintf(stderr, "melon bench: --tuned gives the data, model and strategies "
+                            "(no --data, --models or --strategies with it)\n");
+            return 2;
+        }
+        if (add_tuned(g, why, sizeof why) != 0) {
+            fprintf(stderr, "melon bench: --tuned: %s\n", why);
+            return 2;
+        }
+    }
     if (!g->results) {
         fprintf(stderr, "melon bench: --results DIR is required\n");
         return 2;
@@ -336,7 +500,7 @@ int bench_grid_finish_setup(bench_grid *g) {
             return 1;
         }
     }
-    return 0;
+    return g->tuned ? copy_choices(g) : 0;
 }
 
 void bench_cell_path(const bench_grid *g, const bench_cell *c,

@@ -13,7 +13,7 @@
 #define BENCH_MAX_STRATEGIES 32
 #define BENCH_MAX_SEEDS 64
 #define BENCH_MAX_FORWARD 64
-#define BENCH_MAX_EXTRA 8
+#define BENCH_MAX_EXTRA 32
 
 typedef struct {
     char *name;    /* label in the results */
@@ -46,6 +46,8 @@ typedef struct {
     char *forward_family[2 * BENCH_MAX_FORWARD];
     int n_forward;
     const char *results;
+    const char *tuned;    /* melon tune's results: datasets, models and
+                             strategies with their chosen settings */
     int jobs;
     int threads;
     int lr_matrix_batch;   /* -1: none */

@@ -9,6 +9,7 @@ int melon_cmd_data(int argc, char **argv);
 /* `melon data stats`, argv[0] being "stats". */
 int melon_cmd_data_stats(int argc, char **argv);
 int melon_cmd_bench(int argc, char **argv);
+int melon_cmd_tune(int argc, char **argv);
 int melon_cmd_report(int argc, char **argv);
 int melon_cmd_serve(int argc, char **argv);
 int melon_cmd_loadgen(int argc, char **argv);

@@ -10,6 +10,7 @@
 
 static const char *const usage =
     "usage: melon bench --data FILE[,FILE...] [--data ...] --results DIR\n"
+    "       melon bench --tuned TUNE_DIR --results DIR [--seeds ...]\n"
     "                   [--models bpr,ncf] [--strategies default,melon,...]\n"
     "                   [--seeds 1,2,3,4,5] [--jobs J] [run options]\n\n"
     "Runs every combination of dataset, model, strategy and seed as its own\n"
@@ -27,6 +28,10 @@ static const char *const usage =
     "                             with extra options under its own label, e.g.\n"
     "                             melon-official=melon:--melon-variant=official\n"
     "  --seeds LIST               seeds, e.g. 1,2,3 or 1-5 [default: 1-5]\n"
+    "  --tuned DIR                the choices of melon tune --results DIR: its\n"
+    "                             dataset and model, each strategy with its chosen\n"
+    "                             settings (copied to RESULTS/DATASET/tuned/ for\n"
+    "                             melon report)\n"
     "  --jobs J                   cells run at once [default: 1]\n"
     "  --threads T                threads per cell [default: cores / jobs]\n"
     "  --lr-matrix-batch K        for melon cells of the first seed, also dump\n"

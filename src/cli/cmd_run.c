@@ -24,6 +24,7 @@ typedef struct {
     melon_config cfg;
     const char *cache_dir;
     const char *rerun;
+    const char *settings;      /* --settings: NAME=VALUE lines */
     const char *resume;        /* --resume: a run's checkpoint */
     int distributed;
     int check;                 /* --check: print the settings and stop */
@@ -43,6 +44,11 @@ static const melon_setting cli_options[] = {
      .help = "repeat the run a result file records, with every setting it "
              "lists; the other options given change it (--out: where the "
              "new result goes)"},
+    {.name = "settings", .type = MELON_SETTING_STRING,
+     .offset = offsetof(run_args, settings), .metavar = "FILE",
+     .help = "take the settings of a file of NAME=VALUE lines (such as those "
+             "melon tune chooses), read after --rerun's; the other options "
+             "given change them"},
     {.name = "resume", .type = MELON_SETTING_STRING,
      .offset = offsetof(run_args, resume), .metavar = "FILE",
      .help = "continue the run saved in this checkpoint (its data and "
@@ -209,17 +215,28 @@ static int parse_args(run_args *a, int argc, char **argv, const char *usage) {
                         name, s->metavar ? s->metavar : "VALUE");
                 return 2;
             }
-            /* pass 0: --rerun alone; pass 1: everything else on top */
-            if ((pass == 0) != (cli && strcmp(name, "rerun") == 0)) continue;
+            /* pass 0: --rerun and --settings alone; pass 1: everything
+             * else on top */
+            int first = cli && (strcmp(name, "rerun") == 0 ||
+                                strcmp(name, "settings") == 0);
+            if ((pass == 0) != first) continue;
             int rc = cli ? melon_setting_parse(cli, a, value, &err)
                          : melon_config_set(&a->cfg, name, value, &err);
-            if (rc == 0 && pass == 0)
-                rc = melon_config_load_result(&a->cfg, a->rerun, &err);
             if (rc != 0) {
-                fprintf(stderr, "melon run: %s%s\n", pass == 0 ? "--rerun: " : "",
-                        err.msg);
+                fprintf(stderr, "melon run: %s\n", err.msg);
                 return 2;
             }
+        }
+        /* a result file first, a settings file over it */
+        if (pass == 0 && a->rerun &&
+            melon_config_load_result(&a->cfg, a->rerun, &err) != 0) {
+            fprintf(stderr, "melon run: --rerun: %s\n", err.msg);
+            return 2;
+        }
+        if (pass == 0 && a->settings &&
+            melon_config_load_settings(&a->cfg, a->settings, &err) != 0) {
+            fprintf(stderr, "melon run: --settings: %s\n", err.msg);
+            return 2;
         }
     }
     return 0;

@@ -33,6 +33,8 @@ static void print_usage(FILE *out) {
           "  data    fetch public datasets into the cache, list them, print\n"
           "          the statistics of interaction files (data stats)\n"
           "  bench   a grid of runs: datasets x models x strategies x seeds\n"
+          "  tune    choose each strategy's settings on the validation tail of\n"
+          "          the past, never on the test stream\n"
           "  report  tables and figures from a directory of results\n"
           "  serve   the online recommender over HTTP: durable ingest, live\n"
           "          updates and quality, recommendations\n"
@@ -73,11 +75,12 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return melon_cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "data") == 0) return melon_cmd_data(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return melon_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0) return melon_cmd_tune(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return melon_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return melon_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "loadgen") == 0) return melon_cmd_loadgen(argc - 1, argv + 1);
     if (strcmp(cmd, "recommend") == 0) return melon_cmd_recommend(argc - 1, argv + 1);
-    fprintf(stderr, "melon: unknown command '%s' (commands: run, data, bench, report, serve, loadgen, recommend; see "
+    fprintf(stderr, "melon: unknown command '%s' (commands: run, data, bench, tune, report, serve, loadgen, recommend; see "
                     "melon --help)\n", cmd);
     return 2;
 }

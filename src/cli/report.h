@@ -50,9 +50,20 @@ typedef struct {
     size_t n_runs;
 } report_group;
 
+/* A choice of melon tune beside the results (DATASET/tuned/NAME.settings,
+ * copied there by melon bench --tuned). */
+typedef struct {
+    char *dataset, *model, *strategy;
+    char *chosen;             /* "NAME=VALUE NAME=VALUE" */
+    char *metric, *seeds;
+    double score, se;         /* on the validation tail */
+} report_choice;
+
 typedef struct {
     report_run *runs;
     size_t n_runs;
+    report_choice *choices;
+    size_t n_choices;
     report_group *groups;
     size_t n_groups;
     char **datasets;          /* in sorted order */
@@ -68,6 +79,12 @@ typedef struct {
  * message on stderr naming the file. */
 int report_load(report_data *data, const char *dir);
 void report_free(report_data *data);
+/* The choices of melon tune under dir (every tuned/NAME.settings); 0, or -1
+ * after a message naming the file. */
+int report_load_choices(report_data *data, const char *dir);
+void report_free_choices(report_data *data);
+/* "Settings chosen on the validation tail": nothing when there are none. */
+void report_write_choices(FILE *out, const report_data *data);
 const report_group *report_find(const report_data *data, const char *dataset,
                                 const char *model, const char *label);
 /* Per-seed values of a metric (or of update_s with metric -1). */

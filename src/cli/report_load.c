@@ -435,6 +435,7 @@ int report_load(report_data *d, const char *dir) {
     free(found_paths);
     found_paths = NULL;
     if (rc == 0) build_groups(d);
+    if (rc == 0) rc = report_load_choices(d, dir);
     return rc;
 }
 
@@ -449,6 +450,7 @@ void report_free(report_data *d) {
     free(d->datasets);
     free(d->models);
     free(d->labels);
+    report_free_choices(d);
     memset(d, 0, sizeof *d);
 }
 

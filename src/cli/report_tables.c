@@ -394,6 +394,7 @@ void report_write_markdown(FILE *out, const report_data *d,
     for (size_t i = 0; i < d->n_datasets; i++)
         for (size_t j = 0; j < d->n_models; j++)
             write_table2(out, d, d->datasets[i], d->models[j]);
+    report_write_choices(out, d);
     if (any_group(d, report_is_melon)) {
         fprintf(out, "\n## MeLON against the best baseline\n\n"
                      "The relative difference to the best baseline of each metric, "

@@ -2,6 +2,8 @@
 #include "eval/rerun.h"
 
 #include <cJSON.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,5 +104,41 @@ int melon_config_load_result(melon_config *cfg, const char *path,
     }
 done:
     cJSON_Delete(root);
+    return rc;
+}
+
+int melon_config_load_settings(melon_config *cfg, const char *path,
+                               melon_err *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return melon_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    char line[8192];
+    int number = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        number++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            rc = melon_fail(err, "%s:%d: line too long", path, number);
+            break;
+        }
+        while (len > 0 && isspace((unsigned char)line[len - 1])) line[--len] = 0;
+        char *text = line;
+        while (isspace((unsigned char)*text)) text++;
+        if (!*text || *text == '#') continue;
+        char name[128];
+        size_t n = strcspn(text, "=");
+        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1),
+                 text);
+        const melon_setting *s = melon_config_find(cfg, name, NULL);
+        melon_err why = {{0}};
+        if (s && (s->flags & MELON_SETTING_OUTPUT))
+            rc = melon_fail(err, "%s:%d: %s says where a run writes: give it on "
+                                 "the command line", path, number, name);
+        else if (!text[n] && (!s || s->type != MELON_SETTING_FLAG))
+            rc = melon_fail(err, "%s:%d: '%s': expected NAME=VALUE", path, number, text);
+        else if (melon_config_assign(cfg, text, &why) != 0)
+            rc = melon_fail(err, "%s:%d: %s", path, number, why.msg);
+    }
+    if (rc == 0 && ferror(f)) rc = melon_fail(err, "%s: cannot read", path);
+    fclose(f);
     return rc;
 }

@@ -11,4 +11,11 @@
 int melon_config_load_result(melon_config *cfg, const char *path,
                              melon_err *err);
 
+/* Sets the settings of a settings file: one NAME=VALUE per line (as
+ * `melon tune` writes its choices), '#' comments and blank lines skipped;
+ * settings where a run writes are refused. Errors name the file, the line
+ * and the value. */
+int melon_config_load_settings(melon_config *cfg, const char *path,
+                               melon_err *err);
+
 #endif

@@ -18,7 +18,10 @@
 
 /* Validation mode (protocol.md section 2: model selection only on a tail of
  * the past): the stream becomes the past alone, and its last batches play
- * the online stream. Batch boundaries are unchanged. */
+ * the online stream. Batch boundaries are unchanged. Users and items that
+ * first appear in the test stream are left out too (ids are given by first
+ * appearance, so the past's are the lowest): the model's size, its random
+ * initialisation and the evaluation negatives depend on the past only. */
 static int use_validation_tail(const melon_config *cfg, melon_split *split,
                                melon_stream *view, melon_err *err) {
     size_t n_past = split->n_past;
@@ -28,6 +31,13 @@ static int use_validation_tail(const melon_config *cfg, melon_split *split,
                                "no batch to pre-train on or to validate",
                           cfg->run.validation, n_past);
     view->n = melon_batch_begin(split, n_past);
+    int32_t n_users = 0, n_items = 0;
+    for (size_t p = 0; p < view->n; p++) {
+        if (view->user[p] >= n_users) n_users = view->user[p] + 1;
+        if (view->item[p] >= n_items) n_items = view->item[p] + 1;
+    }
+    view->n_users = n_users;
+    view->n_items = n_items;
     split->n_batches = n_past;
     split->n_past = n_past - n_val;
     return 0;

@@ -18,19 +18,16 @@ static const melon_setting settings[] = {
              "implements it"},
     {.name = "max-edge", .type = MELON_SETTING_INT, .offset = AT(max_edge),
      .metavar = "N", .def = 10, .min = 0, .max = 1000,
-     .flags = MELON_SETTING_TUNABLE, .tune_low = 1, .tune_high = 40,
      .help = "MeLON: neighbours per user or item in the attention"},
     {.name = "neighbors", .type = MELON_SETTING_ENUM, .offset = AT(neighbors),
      .metavar = "HOW", .def = MELON_NEIGHBORS_UNIFORM, .choices = neighbor_names,
      .help = "MeLON: which neighbours when there are more"},
     {.name = "melon-interaction-width", .type = MELON_SETTING_INT,
      .offset = AT(interaction_width), .metavar = "W", .def = 20, .min = 1, .max = 1024,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 8, .tune_high = 64,
      .help = "MeLON: width of the interaction representation h_x (official "
              "form: of h)"},
     {.name = "melon-role-width", .type = MELON_SETTING_INT, .offset = AT(role_width),
      .metavar = "W", .def = 20, .min = 1, .max = 1024,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 8, .tune_high = 64,
      .help = "MeLON: width of the role MLP layers (Eq. 11; official form: of "
              "the role map z = A p + a)"},
     {.name = "melon-role-layers", .type = MELON_SETTING_INT, .offset = AT(role_layers),
@@ -51,13 +48,12 @@ static const melon_setting settings[] = {
              "averages)"},
     {.name = "melon-init-lr-bias", .type = MELON_SETTING_FLOAT, .offset = AT(init_lr_bias),
      .metavar = "B", .def = -4.5, .min = -50, .max = 50,
-     .flags = MELON_SETTING_TUNABLE, .tune_low = -8, .tune_high = -2,
      .help = "MeLON paper form: initial bias b_lr of the adaptation layer (Eq. 12)"},
     {.name = "melon-rate-scale", .type = MELON_SETTING_FLOAT, .offset = AT(rate_scale),
      .metavar = "S", .def = 1, .min = 0, .max = 1,
      .flags = MELON_SETTING_LR | MELON_SETTING_TUNABLE | MELON_SETTING_LOG |
               MELON_SETTING_ABOVE_MIN,
-     .tune_low = 1e-3, .tune_high = 1,
+     .tune_low = 1e-2, .tune_high = 1,
      .help = "MeLON paper form: multiply every rate of Eq. 13 by S, so no rate "
              "exceeds S (1: the paper; --dump-lr-matrix writes the rates before "
              "the scaling)"},
@@ -68,7 +64,6 @@ static const melon_setting settings[] = {
      .help = "MeLON: Adam learning rate of the meta-model"},
     {.name = "melon-meta-l2", .type = MELON_SETTING_FLOAT, .offset = AT(meta_l2),
      .metavar = "L2", .def = 1e-6, .min = 0, .max = 10,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 1e-8, .tune_high = 1e-3,
      .help = "MeLON: L2 on the meta-model's weights"},
     {.name = "melon-leaky-trial", .type = MELON_SETTING_FLAG, .offset = AT(leaky_trial),
      .def = 0,

@@ -8,7 +8,6 @@ static const char *const meta_data_names[] = MELON_META_DATA_NAMES;
 static const melon_setting settings[] = {
     {.name = "mwnet-hidden", .type = MELON_SETTING_INT, .offset = AT(hidden),
      .metavar = "H", .def = 100, .min = 1, .max = 100000,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 10, .tune_high = 400,
      .help = "MWNet: hidden width of the weight net"},
     {.name = "mwnet-meta-lr", .type = MELON_SETTING_FLOAT, .offset = AT(meta_lr),
      .metavar = "LR", .def = 1e-3, .min = 0, .max = 10,
@@ -17,7 +16,6 @@ static const melon_setting settings[] = {
      .help = "MWNet: Adam learning rate of the weight net"},
     {.name = "mwnet-meta-l2", .type = MELON_SETTING_FLOAT, .offset = AT(meta_l2),
      .metavar = "L2", .def = 1e-4, .min = 0, .max = 10,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 1e-6, .tune_high = 1e-2,
      .help = "MWNet: weight decay of the weight net"},
     {.name = "mwnet-trial-lr", .type = MELON_SETTING_FLOAT, .offset = AT(trial_lr),
      .metavar = "LR", .def = 0, .min = 0, .max = 1e6, .flags = MELON_SETTING_LR,

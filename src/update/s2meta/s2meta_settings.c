@@ -9,7 +9,7 @@ static const char *const scope_names[] = {"touched", "full", NULL};
 static const melon_setting settings[] = {
     {.name = "s2meta-steps", .type = MELON_SETTING_INT, .offset = AT(steps),
      .metavar = "K", .def = 1, .min = 1, .max = 20,
-     .flags = MELON_SETTING_TUNABLE, .tune_low = 1, .tune_high = 5,
+     .flags = MELON_SETTING_TUNABLE, .tune_low = 1, .tune_high = 3,
      .help = "S2Meta: inner steps per batch (the original's most: 20)"},
     {.name = "s2meta-flexible", .type = MELON_SETTING_FLAG, .offset = AT(flexible),
      .def = 0,
@@ -31,7 +31,6 @@ static const melon_setting settings[] = {
      .help = "S2Meta: update the rows a batch touches or whole tables"},
     {.name = "s2meta-hidden", .type = MELON_SETTING_INT, .offset = AT(hidden),
      .metavar = "H", .def = 16, .min = 1, .max = 256,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 4, .tune_high = 64,
      .help = "S2Meta: MetaLSTM width"},
     {.name = "s2meta-meta-lr", .type = MELON_SETTING_FLOAT, .offset = AT(meta_lr),
      .metavar = "LR", .def = 1e-4, .min = 0, .max = 10,

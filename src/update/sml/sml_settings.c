@@ -13,7 +13,6 @@ static const melon_setting settings[] = {
      .help = "SML: loss of the transfer (bce is the original)"},
     {.name = "sml-inner", .type = MELON_SETTING_INT, .offset = AT(inner),
      .metavar = "N", .def = 1, .min = 1, .max = 100,
-     .flags = MELON_SETTING_TUNABLE, .tune_low = 1, .tune_high = 4,
      .help = "SML: alternating optimisation rounds per batch"},
     {.name = "sml-lr", .type = MELON_SETTING_FLOAT, .offset = AT(lr),
      .metavar = "LR", .def = 0.01, .min = 0, .max = 10,
@@ -22,7 +21,6 @@ static const melon_setting settings[] = {
      .help = "SML: Adam learning rate of the new parameters"},
     {.name = "sml-l2", .type = MELON_SETTING_FLOAT, .offset = AT(l2),
      .metavar = "L2", .def = 1e-6, .min = 0, .max = 10,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 1e-8, .tune_high = 1e-3,
      .help = "SML: L2 of the new parameters"},
     {.name = "sml-transfer-lr", .type = MELON_SETTING_FLOAT, .offset = AT(transfer_lr),
      .metavar = "LR", .def = 1e-3, .min = 0, .max = 10,
@@ -31,11 +29,9 @@ static const melon_setting settings[] = {
      .help = "SML: Adam learning rate of the transfer networks"},
     {.name = "sml-transfer-l2", .type = MELON_SETTING_FLOAT, .offset = AT(transfer_l2),
      .metavar = "L2", .def = 1e-4, .min = 0, .max = 10,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 1e-6, .tune_high = 1e-2,
      .help = "SML: weight decay of the transfer networks"},
     {.name = "sml-hidden", .type = MELON_SETTING_INT, .offset = AT(hidden),
      .metavar = "H", .def = 512, .min = 1, .max = 65536,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 64, .tune_high = 1024,
      .help = "SML: width of the transfer's first dense layer"},
 };
 
