@@ -355,7 +355,11 @@ static int add_tuned_file(bench_grid *g, const char *dir, const char *file,
         return -1;
     }
     char entry[16500];
-    snprintf(entry, sizeof entry, "%s=%s%s", strategy, strategy, spec);
+    if (snprintf(entry, sizeof entry, "%s=%s%s", strategy, strategy, spec) >=
+        (int)sizeof entry) {
+        snprintf(why, cap, "%s: the chosen settings are too long", path);
+        return -1;
+    }
     return add_strategy(g, entry, why, cap);
 }
 

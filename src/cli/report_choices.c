@@ -83,7 +83,7 @@ int report_load_choices(report_data *d, const char *dir) {
     n_found = cap_found = 0;
     int rc = nftw(dir, collect, 16, FTW_PHYS) == 0 ? 0 : -1;
     if (rc != 0) fprintf(stderr, "melon report: %s: cannot read the directory\n", dir);
-    qsort(found, n_found, sizeof *found, by_path);
+    if (n_found > 1) qsort(found, n_found, sizeof *found, by_path);
     d->choices = calloc(n_found ? n_found : 1, sizeof *d->choices);
     for (size_t k = 0; k < n_found; k++) {
         if (rc == 0 && d->choices) {
