@@ -23,7 +23,7 @@
 #include "melon/grad.h"
 #include "melon/model.h"
 #include "melon/negatives.h"
-#include "melon/optim.h"
+#include "model/optim.h"
 
 #include <cblas.h>
 #include <getopt.h>

@@ -2,7 +2,7 @@
  * only on decayed tensors; the Default strategy's state round trip. */
 #include "test_support.h"
 
-#include "melon/optim.h"
+#include "model/optim.h"
 #include "eval/config.h"
 
 #include <math.h>

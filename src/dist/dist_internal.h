@@ -8,7 +8,7 @@
 #include "melon/grad.h"
 #include "melon/history.h"
 #include "melon/negatives.h"
-#include "melon/optim.h"
+#include "model/optim.h"
 #include "eval/runner.h"
 
 #include <mpi.h>

@@ -1,13 +1,13 @@
 /* Every setting of a run, each room's in its own part: the runner's here,
  * the data's (melon/stream.h), the recommender's (melon/model.h), its
- * optimiser's (melon/optim.h) and each strategy family's (in its folder
+ * optimiser's (model/optim.h) and each strategy family's (in its folder
  * under src/update/). Each part has a settings table; melon_config_set sets
  * any setting by its name. */
 #ifndef MELON_EVAL_CONFIG_H
 #define MELON_EVAL_CONFIG_H
 
 #include "melon/model.h"
-#include "melon/optim.h"
+#include "model/optim.h"
 #include "melon/settings.h"
 #include "melon/stream.h"
 #include "update/strategy.h"

@@ -13,7 +13,7 @@
 #include "melon/history.h"
 #include "melon/model.h"
 #include "melon/negatives.h"
-#include "melon/optim.h"
+#include "model/optim.h"
 #include "melon/stream.h"
 #include "update/strategy_config.h"
 

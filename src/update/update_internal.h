@@ -3,7 +3,7 @@
 #define MELON_UPDATE_INTERNAL_H
 
 #include "melon/grad.h"
-#include "melon/optim.h"
+#include "model/optim.h"
 #include "update/strategy.h"
 
 /* Constructors, one per strategy (melon_strategy_constructor), dispatched

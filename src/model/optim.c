@@ -6,7 +6,7 @@
  * PyTorch's Adam does on embeddings with dense gradients. Adam follows
  * PyTorch's formula: L2 added to the gradient, bias-corrected moments,
  * theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
-#include "melon/optim.h"
+#include "model/optim.h"
 
 #include <math.h>
 #include <stdlib.h>

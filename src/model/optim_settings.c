@@ -1,6 +1,6 @@
 /* The settings table of the recommender's optimiser, which Default, eALS
  * and MWNet step with (protocol.md section 6). */
-#include "melon/optim.h"
+#include "model/optim.h"
 
 #include <string.h>
 
