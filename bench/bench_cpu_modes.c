@@ -11,7 +11,7 @@
  * usage: bench_cpu_modes [FILE] [RUNS] [THREADS]
  * (default: ml-100k from the shared data folder or $MELON_BENCH_DATA, 3
  * runs, 2 threads) */
-#include "melon/blas_kernels.h"
+#include "core/blas_kernels.h"
 #include "melon/metrics.h"
 #include "eval/runner.h"
 #include "melon/stats.h"

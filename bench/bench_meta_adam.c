@@ -6,7 +6,7 @@
  * second (value, gradient and both moments read, three written).
  *
  * usage: bench_meta_adam [REPEATS]   (default 200) */
-#include "melon/meta_params.h"
+#include "nn/meta_params.h"
 #include "melon/stats.h"
 
 #include <omp.h>

@@ -4,7 +4,7 @@
  * Prints the median of the timed runs after warm-up.
  *
  * usage: bench_model [runs]   (default 51; threads from OMP_NUM_THREADS) */
-#include "melon/grad.h"
+#include "model/grad.h"
 #include "melon/stats.h"
 #include "melon/model.h"
 

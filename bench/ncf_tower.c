@@ -20,7 +20,7 @@
  * model is the MLP alone (He et al. 2017's MLP, trained on its own). */
 #include "bench_stream.h"
 
-#include "melon/grad.h"
+#include "model/grad.h"
 #include "melon/model.h"
 #include "melon/negatives.h"
 #include "model/optim.h"

@@ -26,7 +26,7 @@
 
 #include "eval/config.h"
 #include "melon/negatives.h"
-#include "melon/nn.h"
+#include "nn/nn.h"
 #include "melon/stats.h"
 #include "melon/stream.h"
 

@@ -15,7 +15,7 @@
 
 #include "test_support.h"
 
-#include "melon/grad.h"
+#include "model/grad.h"
 #include "melon/model.h"
 
 #include <math.h>

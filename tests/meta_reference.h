@@ -14,7 +14,7 @@
 #include "eval/config.h"
 #include "melon/history.h"
 #include "melon/model.h"
-#include "melon/meta_params.h"
+#include "nn/meta_params.h"
 #include "melon/negatives.h"
 #include "eval/runner.h"
 #include "update/strategy.h"

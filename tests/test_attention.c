@@ -2,7 +2,7 @@
  * to both halves of the attention vector, on both sides of the LeakyReLU. */
 #include "test_support.h"
 
-#include "melon/attention.h"
+#include "nn/attention.h"
 
 #include <math.h>
 #include <stdint.h>

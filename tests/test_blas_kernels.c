@@ -4,7 +4,7 @@
  * and the products stay right. A kernel type set by the user is kept. */
 #include "test_support.h"
 
-#include "melon/blas_kernels.h"
+#include "core/blas_kernels.h"
 
 #include <cblas.h>
 #include <stdlib.h>

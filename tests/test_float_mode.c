@@ -4,7 +4,7 @@
  * it. */
 #include "test_support.h"
 
-#include "melon/float_mode.h"
+#include "core/float_mode.h"
 #include "eval/runner.h"
 
 #include <cblas.h>

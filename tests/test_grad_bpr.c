@@ -2,7 +2,7 @@
  * checks of every slot gradient and of the aggregated sparse gradient. */
 #include "grad_check.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 enum { USER_EMB, ITEM_EMB, USER_BIAS, ITEM_BIAS };
 

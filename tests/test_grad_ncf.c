@@ -3,7 +3,7 @@
  * of the aggregated sparse gradient. */
 #include "grad_check.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 enum { USER_GMF, ITEM_GMF, USER_MLP, ITEM_MLP, MLP_W1 };
 #define MAX_WIDTH 256

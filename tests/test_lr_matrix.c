@@ -1,4 +1,4 @@
-/* The learning-rate matrix dump (paper Figure 4, include/melon/lr_matrix.h):
+/* The learning-rate matrix dump (paper Figure 4, src/update/lr_matrix.h):
  * the CSV's shape, column names and order, quoting, empty cells, the last
  * of repeated cells, the row and column means, atomic writing; and the
  * dump the paper-form strategies write for online batch K, whose non-empty
@@ -6,7 +6,7 @@
  * rows for melon-i and along columns for melon-p. */
 #include "melon_paper_fixture.h"
 
-#include "melon/lr_matrix.h"
+#include "update/lr_matrix.h"
 
 #include <dirent.h>
 #include <sys/stat.h>

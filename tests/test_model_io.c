@@ -2,9 +2,9 @@
  * copies, and the popularity model. */
 #include "test_support.h"
 
-#include "melon/grad.h"
+#include "model/grad.h"
 #include "melon/model.h"
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <dirent.h>
 #include <math.h>

@@ -6,7 +6,7 @@
 #include "test_support.h"
 
 #include "melon/stream.h"
-#include "melon/stream_stats.h"
+#include "data/stream_stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>

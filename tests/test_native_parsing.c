@@ -5,7 +5,7 @@
 #include "data/civil_time.h"
 #include "data/json_record.h"
 #include "data/loose_json.h"
-#include "melon/stream_stats.h"
+#include "data/stream_stats.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
 #include "support/test_support.h"
 
 #include "update/s2meta_sml_math.h"
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * tensors, and nothing else. */
 #include "test_support.h"
 
-#include "melon/grad.h"
-#include "melon/snapshot.h"
+#include "model/grad.h"
+#include "model/snapshot.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 #include "test_support.h"
 
 #include "melon/stream.h"
-#include "melon/stream_stats.h"
+#include "data/stream_stats.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
 
 #include "fetch/fetch.h"
 #include "melon/stream.h"
-#include "melon/stream_stats.h"
+#include "data/stream_stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #include "cli.h"
 #include "report.h"
 
-#include "melon/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <errno.h>
 #include <string.h>

@@ -7,8 +7,8 @@
 #include "eval/rerun.h"
 #include "eval/runner.h"
 #include "fetch/fetch.h"
-#include "melon/lr_matrix.h"
-#include "melon/output_files.h"
+#include "update/lr_matrix.h"
+#include "core/output_files.h"
 #ifdef MELON_HAVE_MPI
 #include "dist/dist.h"
 #endif

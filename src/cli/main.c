@@ -1,8 +1,8 @@
 /* The `melon` command: dispatches to its subcommands. */
 #include "cli.h"
 
-#include "melon/float_mode.h"
-#include "melon/temp_files.h"
+#include "core/float_mode.h"
+#include "core/temp_files.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * means. Each figure keeps its data file and gnuplot script beside it. */
 #include "report.h"
 
-#include "melon/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
-#include "melon/atomic_file.h"
-#include "melon/temp_files.h"
+#include "core/atomic_file.h"
+#include "core/temp_files.h"
 
 #include <errno.h>
 #include <stdlib.h>

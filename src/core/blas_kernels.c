@@ -1,4 +1,4 @@
-#include "melon/blas_kernels.h"
+#include "core/blas_kernels.h"
 
 #include <pthread.h>
 #include <stdio.h>

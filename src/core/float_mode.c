@@ -1,4 +1,4 @@
-#include "melon/float_mode.h"
+#include "core/float_mode.h"
 
 #include <omp.h>
 

@@ -1,5 +1,5 @@
-#include "melon/output_files.h"
-#include "melon/temp_files.h"
+#include "core/output_files.h"
+#include "core/temp_files.h"
 
 #include <dirent.h>
 #include <errno.h>

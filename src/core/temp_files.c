@@ -1,4 +1,4 @@
-#include "melon/temp_files.h"
+#include "core/temp_files.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * falls at its end. */
 #include "civil_time.h"
 
-#include "melon/stream_stats.h"
+#include "data/stream_stats.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Calendar dates and times of the native dataset formats, read as Unix
- * seconds (UTC); melon_format_utc (melon/stream_stats.h) writes them back. */
+ * seconds (UTC); melon_format_utc (data/stream_stats.h) writes them back. */
 #ifndef MELON_DATA_CIVIL_TIME_H
 #define MELON_DATA_CIVIL_TIME_H
 

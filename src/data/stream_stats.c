@@ -1,6 +1,6 @@
 /* Stream statistics: counts per user and item, their quantiles, and the
  * repeated pairs found by sorting the packed (user, item) keys. */
-#include "melon/stream_stats.h"
+#include "data/stream_stats.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include "shard.h"
 
 #include "melon/evaluate.h"
-#include "melon/grad.h"
+#include "model/grad.h"
 #include "melon/history.h"
 #include "melon/negatives.h"
 #include "model/optim.h"

@@ -5,7 +5,7 @@
 #include "dist.h"
 #include "dist_internal.h"
 
-#include "melon/atomic_file.h"
+#include "core/atomic_file.h"
 #include "melon/metrics.h"
 
 #include <omp.h>

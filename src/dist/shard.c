@@ -1,7 +1,7 @@
 /* Hash sharding of table rows (docs/scale.md). */
 #include "shard.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <stdlib.h>
 #include <string.h>

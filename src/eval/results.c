@@ -1,6 +1,6 @@
 /* Result writers: the JSON of protocol.md section 7, the per-batch CSV and
  * the table printed at the end of a run. */
-#include "melon/atomic_file.h"
+#include "core/atomic_file.h"
 #include "eval/runner.h"
 #include "melon/evaluate.h"
 #include "melon/settings.h"

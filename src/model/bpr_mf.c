@@ -8,7 +8,7 @@
  *   item_bias  rows i, j:  -kappa,   +kappa */
 #include "model_internal.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <cblas.h>
 #include <stdlib.h>

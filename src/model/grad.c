@@ -7,9 +7,9 @@
  * Dense tensors list every row (rows = 0..rows-1, row_index the identity,
  * count = 2n, every slot reaching every row), so code that walks touched
  * rows also works for them. */
-#include "melon/grad.h"
+#include "model/grad.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <omp.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * slot buffers, copies. */
 #include "model_internal.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <limits.h>
 #include <math.h>

@@ -14,7 +14,7 @@
  * leaves the model unchanged. */
 #include "model_internal.h"
 
-#include "melon/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <errno.h>
 #include <stdio.h>

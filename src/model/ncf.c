@@ -22,7 +22,7 @@
  * The score workspace makes score() non-reentrant: one caller per model. */
 #include "model_internal.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <cblas.h>
 #include <math.h>

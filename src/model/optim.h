@@ -4,7 +4,7 @@
 #ifndef MELON_OPTIM_H
 #define MELON_OPTIM_H
 
-#include "melon/grad.h"
+#include "model/grad.h"
 #include "melon/model.h"
 #include "melon/settings.h"
 

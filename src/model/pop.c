@@ -4,7 +4,7 @@
  * reports the BPR losses of its scores. */
 #include "model_internal.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "melon/snapshot.h"
+#include "model/snapshot.h"
 
 #include <stdlib.h>
 #include <string.h>

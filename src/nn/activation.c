@@ -1,6 +1,6 @@
 /* ReLU, h = max(a, 0), and its backward e = h_bar * [a > 0]
  * (update-strategies.md 1.3: e_l = h_bar_l * [a_l > 0]). */
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 void melon_relu_forward(int n, int width, float *h, int ldh) {
     for (int p = 0; p < n; p++) {

@@ -1,7 +1,7 @@
 /* Bias-free linear layer over a batch of rows, through OpenBLAS.
  * Forward a = W h (update-strategies.md 1.3, a_l = W_l h_{l-1}); backward
  * dh = W^T e per row and dW = sum_p e_p h_p^T over the batch. */
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <cblas.h>
 

@@ -1,4 +1,4 @@
-#include "melon/meta_params.h"
+#include "nn/meta_params.h"
 
 #include <math.h>
 #include <omp.h>

@@ -8,8 +8,8 @@
 
 #include "session_internal.h"
 #include "../eval/progress.h"
-#include "melon/atomic_file.h"
-#include "melon/float_mode.h"
+#include "core/atomic_file.h"
+#include "core/float_mode.h"
 
 #include <math.h>
 #include <omp.h>

@@ -3,8 +3,8 @@
  * evaluation before the update, the update, and the history. */
 #include "session_internal.h"
 
-#include "melon/blas_kernels.h"
-#include "melon/float_mode.h"
+#include "core/blas_kernels.h"
+#include "core/float_mode.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -4,9 +4,9 @@
  * model coordinate (tensor, row, col), found through an open-addressing hash
  * of its packed key. Nothing is written until close, which orders the
  * columns, groups the cells by row and writes both files. */
-#include "melon/lr_matrix.h"
+#include "update/lr_matrix.h"
 
-#include "melon/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,8 +14,8 @@
 #ifndef MELON_META_TRIAL_H
 #define MELON_META_TRIAL_H
 
-#include "melon/grad.h"
-#include "melon/snapshot.h"
+#include "model/grad.h"
+#include "model/snapshot.h"
 #include "update/strategy.h"
 
 typedef struct {

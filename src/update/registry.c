@@ -1,7 +1,7 @@
 /* Strategy names, construction by name, and state files. */
 #include "update_internal.h"
 
-#include "melon/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <errno.h>
 #include <math.h>

@@ -2,7 +2,7 @@
 #ifndef MELON_UPDATE_INTERNAL_H
 #define MELON_UPDATE_INTERNAL_H
 
-#include "melon/grad.h"
+#include "model/grad.h"
 #include "model/optim.h"
 #include "update/strategy.h"
 

@@ -20,7 +20,7 @@
  * neighbours taken before that batch. */
 #include "update/update_internal.h"
 
-#include "melon/lr_matrix.h"
+#include "update/lr_matrix.h"
 #include "update/meta_trial.h"
 #include "melon_official.h"
 

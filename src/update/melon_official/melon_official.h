@@ -13,9 +13,9 @@
 #ifndef MELON_OFFICIAL_H
 #define MELON_OFFICIAL_H
 
-#include "melon/grad.h"
+#include "model/grad.h"
 #include "melon/history.h"
-#include "melon/meta_params.h"
+#include "nn/meta_params.h"
 #include "update/meta_trial.h"
 #include "melon/model.h"
 #include "update/strategy.h"

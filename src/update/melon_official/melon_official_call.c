@@ -3,7 +3,7 @@
  * proposals start from, and each node's sampled neighbours (A.3 item 6). */
 #include "melon_official.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <omp.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
  *   grad a_nb += sum_k pi_bar_k e_k,  grad a_self += (sum_k pi_bar_k) e. */
 #include "melon_official.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <cblas.h>
 #include <math.h>

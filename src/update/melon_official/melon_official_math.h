@@ -7,7 +7,7 @@
 #ifndef MELON_OFFICIAL_MATH_H
 #define MELON_OFFICIAL_MATH_H
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <stdint.h>

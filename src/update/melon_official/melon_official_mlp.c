@@ -12,7 +12,7 @@
  *   grad gamma = sum y_bar x_hat,  grad beta = sum y_bar. */
 #include "melon_official.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * b_F, b_I are decayed). */
 #include "melon_official.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <string.h>
 

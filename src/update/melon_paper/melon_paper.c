@@ -11,7 +11,7 @@
  * init_lr_bias, so the initial rates are sigma(init_lr_bias) ~ 0.011. */
 #include "melon_paper.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <omp.h>
 #include <stdlib.h>

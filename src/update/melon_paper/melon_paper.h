@@ -27,9 +27,9 @@
 
 #include "update/update_internal.h"
 
-#include "melon/attention.h"
-#include "melon/lr_matrix.h"
-#include "melon/meta_params.h"
+#include "nn/attention.h"
+#include "update/lr_matrix.h"
+#include "nn/meta_params.h"
 #include "update/meta_trial.h"
 
 #define PAPER_BLOCK 128            /* pairs per role-MLP block */

@@ -21,7 +21,7 @@
  * splits the per-triple layer by rows. */
 #include "melon_paper.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <omp.h>
 #include <stdlib.h>

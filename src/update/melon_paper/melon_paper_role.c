@@ -30,7 +30,7 @@
 #endif
 #include "melon_paper.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <stdint.h>
 #include <stdlib.h>

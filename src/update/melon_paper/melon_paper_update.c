@@ -11,7 +11,7 @@
  * order, so the result depends only on the thread count. */
 #include "melon_paper.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <omp.h>
 #include <stdio.h>

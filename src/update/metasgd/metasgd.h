@@ -8,7 +8,7 @@
 
 #include "update/update_internal.h"
 
-#include "melon/meta_params.h"
+#include "nn/meta_params.h"
 #include "update/meta_trial.h"
 
 typedef struct {

@@ -12,7 +12,7 @@
  * (paper Eq. 3) W_{x,.} = eta V(l_x) / n, constant along each row. */
 #include "mwnet.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <stdlib.h>
 

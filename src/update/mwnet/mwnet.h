@@ -8,7 +8,7 @@
 
 #include "update/update_internal.h"
 
-#include "melon/meta_params.h"
+#include "nn/meta_params.h"
 #include "update/meta_trial.h"
 
 /* The weight net V(l) = sigmoid(w2 . relu(w1 l + b1) + b2). */

@@ -3,7 +3,7 @@
  * backward. */
 #include "mwnet.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <string.h>

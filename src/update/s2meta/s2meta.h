@@ -15,7 +15,7 @@
 
 #include "update/update_internal.h"
 
-#include "melon/meta_params.h"
+#include "nn/meta_params.h"
 #include "update/meta_trial.h"
 #include "s2meta_lstm.h"
 #include "s2meta_stop.h"

@@ -3,7 +3,7 @@
  * backprop", extended by the upstream of a later step for BPTT). */
 #include "s2meta_lstm.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 #include "update/s2meta_sml_math.h"
 
 #include <math.h>

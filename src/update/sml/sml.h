@@ -22,7 +22,7 @@
 
 #include "update/update_internal.h"
 
-#include "melon/meta_params.h"
+#include "nn/meta_params.h"
 #include "sml_transfer.h"
 
 enum { SML_USERS, SML_ITEMS, SML_SIDES };

@@ -11,7 +11,7 @@
  * ds/dP_u = Q_i, ds/dQ_i = P_u, ds/db = 1. */
 #include "sml.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 
 static void scaled_copy(float *dst, const float *src, float scale, int d) {
     for (int k = 0; k < d; k++) dst[k] = scale * src[k];

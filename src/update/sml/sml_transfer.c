@@ -2,7 +2,7 @@
  * (update-strategies.md B.6, "Backward for one row"). */
 #include "sml_transfer.h"
 
-#include "melon/nn.h"
+#include "nn/nn.h"
 #include "update/s2meta_sml_math.h"
 
 #include <math.h>

@@ -5,7 +5,7 @@
 #ifndef MELON_SNAPSHOT_H
 #define MELON_SNAPSHOT_H
 
-#include "melon/grad.h"
+#include "model/grad.h"
 #include "melon/model.h"
 
 typedef struct {

@@ -26,7 +26,7 @@ void melon_lr_dump_name_row(melon_lr_dump *d, int row, const char *name);
  * line per interaction, empty cells where the interaction does not touch
  * the parameter) and the row and column means to a second file (PATH with
  * ".csv" replaced by "-means.csv"), both atomically
- * (include/melon/atomic_file.h); frees d.
+ * (core/atomic_file.h); frees d.
  *
  * Layout of PATH: the first column, "interaction", holds the row's name
  * (its number unless named); then one column per parameter, ordered by
