@@ -3,7 +3,7 @@
  * checkpoints that resume exactly and refuse damaged files. */
 #include "test_support.h"
 
-#include "melon/float_mode.h"
+#include "core/float_mode.h"
 #include "melon/melon.h"
 #include "melon/model.h"
 #include "eval/runner.h"

@@ -4,7 +4,7 @@
 #include "cli.h"
 
 #include "fetch/fetch.h"
-#include "melon/atomic_file.h"
+#include "core/atomic_file.h"
 #include "update/strategy.h"
 
 #include <ctype.h>

@@ -7,7 +7,7 @@
 #include "eval/config.h"
 #include "eval/tune.h"
 #include "fetch/fetch.h"
-#include "melon/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <errno.h>
 #include <math.h>
