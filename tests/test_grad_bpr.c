@@ -1,22 +1,10 @@
 /* BPR-MF: layout of the tensors, the loss, score(), and finite-difference
  * checks of every slot gradient and of the aggregated sparse gradient. */
-#include "grad_check.h"
+#include "slot_check.h"
 
 #include "nn/nn.h"
 
 enum { USER_EMB, ITEM_EMB, USER_BIAS, ITEM_BIAS };
-
-/* s(u, i) = P_u . Q_i + b^U_u + b^I_i in double, from the tensor order
- * model.h's users rely on (user_emb, item_emb, user_bias, item_bias). */
-static double bpr_ref_score(const melon_model *m, double *const *param,
-                            int32_t u, int32_t i) {
-    int d = m->cfg.dim;
-    double s = param[USER_BIAS][u] + param[ITEM_BIAS][i];
-    for (int k = 0; k < d; k++)
-        s += param[USER_EMB][(size_t)u * d + k] *
-             param[ITEM_EMB][(size_t)i * d + k];
-    return s;
-}
 
 /* A repeated user (0), an item that is a positive and a negative (1), a
  * repeated positive (3). */
@@ -25,15 +13,8 @@ static const melon_triple tiny_triples[] = {
 };
 #define N_TINY (int)(sizeof tiny_triples / sizeof tiny_triples[0])
 
-static void tiny_model(melon_model *m, float init_std, uint64_t seed) {
-    melon_model_config cfg;
-    melon_model_config_default(&cfg);
-    cfg.dim = 4;
-    cfg.init_std = init_std;
-    cfg.seed = seed;
-    melon_err err;
-    if (melon_model_create(m, "bpr", 5, 7, &cfg, 8, &err) != 0)
-        fail_msg("%s", err.msg);
+static void bpr_model(melon_model *m, float init_std, uint64_t seed) {
+    tiny_model(m, "bpr", init_std, seed, 8);
 }
 
 static void test_tensor_layout(void **state) {
@@ -81,18 +62,18 @@ static void test_gradient_check(void **state) {
     } configs[] = {{0.5f, 1}, {0.2f, 7}};
     for (size_t c = 0; c < 2; c++) {
         melon_model m;
-        tiny_model(&m, configs[c].init_std, configs[c].seed);
+        bpr_model(&m, configs[c].init_std, configs[c].seed);
         melon_grads g;
         melon_err err;
         assert_int_equal(melon_grads_init(&g, &m, 8, &err), 0);
         m.ops->forward_backward(&m, tiny_triples, N_TINY, &g);
         assert_int_equal(g.n, N_TINY);
-        ref_model ref;
-        ref_init(&ref, &m, bpr_ref_score);
+        ref_params ref;
+        ref_params_init(&ref, &m);
         print_message("init_std %g, seed %d\n", (double)configs[c].init_std,
                       (int)configs[c].seed);
         assert_gradients_correct(&ref, &g, tiny_triples);
-        ref_free(&ref);
+        ref_params_free(&ref);
         melon_grads_free(&g);
         melon_model_free(&m);
     }
@@ -101,15 +82,15 @@ static void test_gradient_check(void **state) {
 static void test_checker_catches_errors(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.5f, 1);
+    bpr_model(&m, 0.5f, 1);
     melon_grads g;
     melon_err err;
     assert_int_equal(melon_grads_init(&g, &m, 8, &err), 0);
     m.ops->forward_backward(&m, tiny_triples, N_TINY, &g);
-    ref_model ref;
-    ref_init(&ref, &m, bpr_ref_score);
+    ref_params ref;
+    ref_params_init(&ref, &m);
     assert_checker_catches_errors(&ref, &g, tiny_triples);
-    ref_free(&ref);
+    ref_params_free(&ref);
     melon_grads_free(&g);
     melon_model_free(&m);
 }
@@ -118,7 +99,7 @@ static void test_checker_catches_errors(void **state) {
 static void test_slot_values(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.5f, 3);
+    bpr_model(&m, 0.5f, 3);
     melon_grads g;
     melon_err err;
     assert_int_equal(melon_grads_init(&g, &m, 8, &err), 0);
@@ -195,13 +176,13 @@ static void test_loss_by_hand(void **state) {
 static void test_score_matches_forward_backward(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.5f, 5);
+    bpr_model(&m, 0.5f, 5);
     melon_grads g;
     melon_err err;
     assert_int_equal(melon_grads_init(&g, &m, 8, &err), 0);
     m.ops->forward_backward(&m, tiny_triples, N_TINY, &g);
-    ref_model ref;
-    ref_init(&ref, &m, bpr_ref_score);
+    ref_params ref;
+    ref_params_init(&ref, &m);
     for (int r = 0; r < N_TINY; r++) {
         const melon_triple *tr = &tiny_triples[r];
         int32_t users[2] = {tr->user, tr->user};
@@ -227,9 +208,9 @@ static void test_score_matches_forward_backward(void **state) {
     m.ops->score(&m, users, items, 35, s);
     for (int p = 0; p < 35; p++)
         assert_float_equal(s[p],
-                           bpr_ref_score(&m, ref.param, users[p], items[p]),
+                           ref_score(&ref, users[p], items[p]),
                            1e-6);
-    ref_free(&ref);
+    ref_params_free(&ref);
     melon_grads_free(&g);
     melon_model_free(&m);
 }
@@ -237,7 +218,7 @@ static void test_score_matches_forward_backward(void **state) {
 static void test_sparse_grad(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.5f, 1);
+    bpr_model(&m, 0.5f, 1);
     melon_grads g;
     melon_sparse_grad sg;
     melon_err err;
@@ -276,9 +257,9 @@ static void test_sparse_grad(void **state) {
 static void test_deterministic_init(void **state) {
     (void)state;
     melon_model a, b, c;
-    tiny_model(&a, 0.01f, 11);
-    tiny_model(&b, 0.01f, 11);
-    tiny_model(&c, 0.01f, 12);
+    bpr_model(&a, 0.01f, 11);
+    bpr_model(&b, 0.01f, 11);
+    bpr_model(&c, 0.01f, 12);
     int differs = 0;
     for (int k = 0; k < a.n_tensors; k++) {
         size_t bytes = (size_t)a.tensor[k].rows * a.tensor[k].cols * 4;

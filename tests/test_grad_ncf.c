@@ -1,80 +1,24 @@
 /* NCF (NeuMF): layout of the tensors, score() (also in chunks larger than
  * the workspace), and finite-difference checks of every slot gradient and
  * of the aggregated sparse gradient. */
-#include "grad_check.h"
+#include "slot_check.h"
 
 #include "nn/nn.h"
 
 enum { USER_GMF, ITEM_GMF, USER_MLP, ITEM_MLP, MLP_W1 };
-#define MAX_WIDTH 256
 
 /* Tensor order (model.h's users rely on it): user_gmf, item_gmf, user_mlp,
  * item_mlp, mlp_w1..mlp_wL, out_w, user_bias, item_bias. */
 static int out_index(const melon_model *m) { return MLP_W1 + m->cfg.layers.n; }
-
-typedef struct {
-    double min_abs_preact;  /* closest pre-activation to the ReLU kink */
-    int active, inactive;
-} relu_stats;
-
-/* The NeuMF score in double (update-strategies.md 1.3), optionally
- * collecting statistics of the pre-activations. */
-static double ncf_ref_score_stats(const melon_model *m, double *const *param,
-                                  int32_t u, int32_t i, relu_stats *stats) {
-    int d = m->cfg.dim, L = m->cfg.layers.n;
-    double h[MAX_WIDTH], next[MAX_WIDTH];
-    for (int k = 0; k < d; k++) {
-        h[k] = param[USER_MLP][(size_t)u * d + k];
-        h[d + k] = param[ITEM_MLP][(size_t)i * d + k];
-    }
-    int in = 2 * d;
-    for (int l = 1; l <= L; l++) {
-        int out = m->cfg.layers.w[l - 1];
-        const double *W = param[MLP_W1 + l - 1];
-        for (int a = 0; a < out; a++) {
-            double acc = 0.0;
-            for (int b = 0; b < in; b++) acc += W[(size_t)a * in + b] * h[b];
-            if (stats) {
-                stats->min_abs_preact = fmin(stats->min_abs_preact, fabs(acc));
-                if (acc > 0) stats->active++;
-                else stats->inactive++;
-            }
-            next[a] = acc > 0 ? acc : 0.0;
-        }
-        memcpy(h, next, (size_t)out * sizeof(double));
-        in = out;
-    }
-    const double *w_out = param[out_index(m)];
-    double s = param[out_index(m) + 1][u] + param[out_index(m) + 2][i];
-    for (int k = 0; k < d; k++)
-        s += w_out[k] * param[USER_GMF][(size_t)u * d + k] *
-             param[ITEM_GMF][(size_t)i * d + k];
-    for (int a = 0; a < in; a++) s += w_out[d + a] * h[a];
-    return s;
-}
-
-static double ncf_ref_score(const melon_model *m, double *const *param,
-                            int32_t u, int32_t i) {
-    return ncf_ref_score_stats(m, param, u, i, NULL);
-}
 
 static const melon_triple tiny_triples[] = {
     {0, 1, 2}, {0, 3, 1}, {2, 3, 4}, {4, 5, 6}, {1, 1, 0},
 };
 #define N_TINY (int)(sizeof tiny_triples / sizeof tiny_triples[0])
 
-static void tiny_model(melon_model *m, float init_std, uint64_t seed,
-                       int max_triples) {
-    melon_model_config cfg;
-    melon_model_config_default(&cfg);
-    cfg.dim = 4;
-    cfg.layers.n = 3;
-    cfg.layers.w[0] = 6, cfg.layers.w[1] = 5, cfg.layers.w[2] = 4;
-    cfg.init_std = init_std;
-    cfg.seed = seed;
-    melon_err err;
-    if (melon_model_create(m, "ncf", 5, 7, &cfg, max_triples, &err) != 0)
-        fail_msg("%s", err.msg);
+static void ncf_model(melon_model *m, float init_std, uint64_t seed,
+                      int max_triples) {
+    tiny_model(m, "ncf", init_std, seed, max_triples);
 }
 
 static void test_tensor_layout(void **state) {
@@ -149,7 +93,7 @@ static void test_tower_init_he(void **state) {
 static void test_layer_config(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.01f, 1, 4);
+    ncf_model(&m, 0.01f, 1, 4);
     assert_int_equal(m.n_tensors, 10);
     assert_string_equal(m.tensor[6].name, "mlp_w3");
     assert_int_equal(m.tensor[MLP_W1].rows, 6);
@@ -178,30 +122,29 @@ static void test_layer_config(void **state) {
 
 static void run_gradient_check(float init_std, uint64_t seed) {
     melon_model m;
-    tiny_model(&m, init_std, seed, 8);
+    ncf_model(&m, init_std, seed, 8);
     melon_grads g;
     melon_err err;
     assert_int_equal(melon_grads_init(&g, &m, 8, &err), 0);
     m.ops->forward_backward(&m, tiny_triples, N_TINY, &g);
-    ref_model ref;
-    ref_init(&ref, &m, ncf_ref_score);
+    ref_params ref;
+    ref_params_init(&ref, &m);
     /* The check is only meaningful away from the ReLU kinks and with both
      * sides of them in use. */
-    relu_stats stats = {INFINITY, 0, 0};
+    ref_min_preact = INFINITY;
+    ref_relu_active = ref_relu_inactive = 0;
     for (int r = 0; r < N_TINY; r++) {
-        ncf_ref_score_stats(&m, ref.param, tiny_triples[r].user,
-                            tiny_triples[r].item, &stats);
-        ncf_ref_score_stats(&m, ref.param, tiny_triples[r].user,
-                            tiny_triples[r].negative, &stats);
+        ref_score(&ref, tiny_triples[r].user, tiny_triples[r].item);
+        ref_score(&ref, tiny_triples[r].user, tiny_triples[r].negative);
     }
     print_message("init_std %g, seed %d: %d active, %d inactive units, "
                   "min |a| %.2e\n",
-                  (double)init_std, (int)seed, stats.active, stats.inactive,
-                  stats.min_abs_preact);
-    assert_true(stats.min_abs_preact > 1e3 * FD_STEP);
-    assert_true(stats.active > 10 && stats.inactive > 10);
+                  (double)init_std, (int)seed, ref_relu_active,
+                  ref_relu_inactive, ref_min_preact);
+    assert_true(ref_min_preact > 1e3 * GRAD_FD_STEP);
+    assert_true(ref_relu_active > 10 && ref_relu_inactive > 10);
     assert_gradients_correct(&ref, &g, tiny_triples);
-    ref_free(&ref);
+    ref_params_free(&ref);
     melon_grads_free(&g);
     melon_model_free(&m);
 }
@@ -215,13 +158,13 @@ static void test_gradient_check(void **state) {
 static void test_checker_catches_errors(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.5f, 1, 8);
+    ncf_model(&m, 0.5f, 1, 8);
     melon_grads g;
     melon_err err;
     assert_int_equal(melon_grads_init(&g, &m, 8, &err), 0);
     m.ops->forward_backward(&m, tiny_triples, N_TINY, &g);
-    ref_model ref;
-    ref_init(&ref, &m, ncf_ref_score);
+    ref_params ref;
+    ref_params_init(&ref, &m);
     assert_checker_catches_errors(&ref, &g, tiny_triples);
 
     /* A ReLU mask left out: give every masked delta of the last layer the
@@ -239,10 +182,10 @@ static void test_checker_catches_errors(void **state) {
                 unmasked++;
             }
     assert_true(unmasked > 0);
-    grad_check chk;
+    slot_errors chk;
     check_slot_gradients(&ref, &g, tiny_triples, &chk);
-    assert_true(chk.triple_err[MLP_W1 + L - 1] > GRAD_TOL);
-    ref_free(&ref);
+    assert_true(chk.triple_err[MLP_W1 + L - 1] > SLOT_TOL);
+    ref_params_free(&ref);
     melon_grads_free(&g);
     melon_model_free(&m);
 }
@@ -252,12 +195,12 @@ static void test_checker_catches_errors(void **state) {
 static void test_score_matches_forward_backward(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.5f, 5, 2);
+    ncf_model(&m, 0.5f, 5, 2);
     melon_grads g;
     melon_err err;
     assert_int_equal(melon_grads_init(&g, &m, 2, &err), 0);
-    ref_model ref;
-    ref_init(&ref, &m, ncf_ref_score);
+    ref_params ref;
+    ref_params_init(&ref, &m);
     double mean = 0.0; /* of the forward pass's losses */
     for (int r = 0; r < N_TINY; r++) {
         const melon_triple *tr = &tiny_triples[r];
@@ -282,13 +225,12 @@ static void test_score_matches_forward_backward(void **state) {
     for (int p = 0; p < 35; p++) users[p] = p / 7, items[p] = 6 - p % 7;
     m.ops->score(&m, users, items, 35, s);
     for (int p = 0; p < 35; p++) {
-        assert_float_equal(s[p], ncf_ref_score(&m, ref.param, users[p],
-                                               items[p]),
+        assert_float_equal(s[p], ref_score(&ref, users[p], items[p]),
                            1e-5);
         m.ops->score(&m, &users[p], &items[p], 1, &single);
         assert_float_equal(s[p], single, 1e-6);
     }
-    ref_free(&ref);
+    ref_params_free(&ref);
     melon_grads_free(&g);
     melon_model_free(&m);
 }
@@ -297,7 +239,7 @@ static void test_score_matches_forward_backward(void **state) {
 static void test_batch_independence(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.5f, 2, 8);
+    ncf_model(&m, 0.5f, 2, 8);
     melon_grads batch, alone;
     melon_err err;
     assert_int_equal(melon_grads_init(&batch, &m, 8, &err), 0);
@@ -327,7 +269,7 @@ static void test_batch_independence(void **state) {
 static void test_sparse_grad(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.5f, 1, 8);
+    ncf_model(&m, 0.5f, 1, 8);
     melon_grads g;
     melon_sparse_grad sg;
     melon_err err;
@@ -428,7 +370,7 @@ static void test_threaded_batch(void **state) {
 static void test_deterministic(void **state) {
     (void)state;
     melon_model m;
-    tiny_model(&m, 0.5f, 4, 8);
+    ncf_model(&m, 0.5f, 4, 8);
     melon_grads a, b;
     melon_err err;
     assert_int_equal(melon_grads_init(&a, &m, 8, &err), 0);

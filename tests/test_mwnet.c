@@ -1,23 +1,14 @@
 /* MWNet (update-strategies.md B.3): finite-difference checks of the exact
  * one-step hypergradient for every block of the weight net (w1, b1, w2,
  * b2) on tiny BPR-MF and NCF models, against a meta-loss recomputed in
- * double; the check failing on deliberately corrupted gradients; the
+ * double (the one checker, grad_check.h, which also rejects wrong
+ * gradients); the
  * learning-rate matrix being constant along each row (eta V(l_x) / n for
  * every parameter interaction x touches) and not along columns; runs
  * through the runner. */
 #include "meta_reference.h"
 
 #include "update/mwnet/mwnet.h"
-
-static const melon_triple support_set[] = {
-    {0, 1, 2}, {1, 3, 0}, {2, 3, 4}, {3, 5, 6}, {4, 1, 0},
-    {0, 4, 6}, {2, 0, 5}, {1, 2, 6},
-};
-static const melon_triple query_set[] = {
-    {0, 3, 2}, {1, 1, 4}, {2, 5, 0}, {3, 3, 6}, {4, 0, 2}, {1, 4, 5},
-};
-#define N_S (int)(sizeof support_set / sizeof support_set[0])
-#define N_Q (int)(sizeof query_set / sizeof query_set[0])
 
 /* The meta-loss L(phi) = L_Q(Theta - eta / n_S sum_x V(l_x; phi) g_x) in
  * double, phi = (w1, b1, w2, b2). */
@@ -43,7 +34,8 @@ static double mw_ref_v(mw_ref *r, double l) {
     return 1.0 / (1.0 + exp(-o));
 }
 
-static double mw_ref_loss(mw_ref *r) {
+static double mw_ref_loss(void *ctx) {
+    mw_ref *r = ctx;
     ref_params_copy(&r->trial, &r->theta);
     for (int x = 0; x < N_S; x++) {
         double step = r->eta * mw_ref_v(r, r->loss[x]) / N_S;
@@ -53,7 +45,7 @@ static double mw_ref_loss(mw_ref *r) {
             for (size_t a = 0; a < size; a++) r->trial.p[k][a] -= step * g[a];
         }
     }
-    return ref_mean_loss(&r->trial, query_set, N_Q);
+    return ref_mean_loss(&r->trial, meta_query, N_Q);
 }
 
 typedef struct {
@@ -83,9 +75,9 @@ static void mw_case_open(mw_case *c, const char *model, float init_std,
 
     ref_params before;
     ref_params_init(&before, &c->m);
-    melon_meta_trial_support_given(&c->st->trial, &c->m, support_set, N_S);
+    melon_meta_trial_support_given(&c->st->trial, &c->m, meta_support, N_S);
     melon_context ctx = {.model = &c->m};
-    c->analytic_loss = mwnet_meta_gradient(c->st, &ctx, query_set, N_Q);
+    c->analytic_loss = mwnet_meta_gradient(c->st, &ctx, meta_query, N_Q);
     /* the trial is discarded: the model is back at Theta exactly */
     for (int k = 0; k < c->m.n_tensors; k++)
         for (size_t a = 0; a < ref_tensor_size(&c->m.tensor[k]); a++)
@@ -106,7 +98,7 @@ static void mw_case_open(mw_case *c, const char *model, float init_std,
         for (size_t a = 0; a < blk->size; a++) r->block[b][a] = blk->value[a];
     }
     ref_triple_grads_init(&r->tg, &c->m, &c->st->trial.support_slots,
-                          support_set);
+                          meta_support);
     ref_params_init(&r->theta, &c->m);
     ref_params_init(&r->trial, &c->m);
 
@@ -114,22 +106,15 @@ static void mw_case_open(mw_case *c, const char *model, float init_std,
     ref_min_preact = INFINITY;
     double at_phi = mw_ref_loss(r);
     for (int b = 0; b < 4; b++)
-        for (size_t a = 0; a < r->size[b]; a++) {
-            double *x = &r->block[b][a], saved = *x;
-            *x = saved + META_FD_STEP;
-            double up = mw_ref_loss(r);
-            *x = saved - META_FD_STEP;
-            double down = mw_ref_loss(r);
-            *x = saved;
-            c->numeric[b][a] = (up - down) / (2 * META_FD_STEP);
-        }
+        for (size_t a = 0; a < r->size[b]; a++)
+            c->numeric[b][a] = grad_central(mw_ref_loss, r, &r->block[b][a]);
     print_message("%s: meta-loss %.6f (double %.6f), min |V pre-act| %.2e, "
                   "min |tower pre-act| %.2e\n", model, c->analytic_loss,
                   at_phi, r->min_vnet_preact, ref_min_preact);
     assert_true(fabs(c->analytic_loss - at_phi) < 1e-5 * fabs(at_phi));
     /* the differences do not straddle a ReLU kink */
-    assert_true(r->min_vnet_preact > 1e3 * META_FD_STEP);
-    assert_true(ref_min_preact > 1e3 * META_FD_STEP);
+    assert_true(r->min_vnet_preact > 1e3 * GRAD_FD_STEP);
+    assert_true(ref_min_preact > 1e3 * GRAD_FD_STEP);
 }
 
 static void mw_case_close(mw_case *c) {
@@ -144,48 +129,25 @@ static void mw_case_close(mw_case *c) {
     melon_model_free(&c->m);
 }
 
-static void assert_meta_gradient_correct(mw_case *c) {
-    assert_meta_blocks_correct(&c->st->net.params, 4, c->numeric, 0);
-}
+/* The cases of the check: model, init std, trial learning rate, seed. */
+static const struct {
+    const char *model;
+    float init_std, eta;
+    uint64_t seed;
+} cases[] = {
+    {"bpr", 0.5f, 4.0f, 1}, {"bpr", 0.8f, 2.0f, 5},
+    {"ncf", 0.5f, 4.0f, 1}, {"ncf", 0.6f, 8.0f, 3},
+};
 
-static void check_model(const char *model, float init_std, float eta,
-                        uint64_t seed) {
-    mw_case c;
-    mw_case_open(&c, model, init_std, eta, seed);
-    assert_meta_gradient_correct(&c);
-    mw_case_close(&c);
-}
-
-static void meta_gradient_bpr(void **state) {
+static void meta_gradients(void **state) {
     (void)state;
-    check_model("bpr", 0.5f, 4.0f, 1);
-    check_model("bpr", 0.8f, 2.0f, 5);
-}
-
-static void meta_gradient_ncf(void **state) {
-    (void)state;
-    check_model("ncf", 0.5f, 4.0f, 1);
-    check_model("ncf", 0.6f, 8.0f, 3);
-}
-
-/* Deliberately wrong gradients fail, block by block: the largest entry off
- * by 2% of the block's scale, the block's sign flipped, the block scaled
- * by 1.01; then the same check passes again. */
-static void corrupted_gradients_fail(const char *model) {
-    mw_case c;
-    mw_case_open(&c, model, 0.5f, 4.0f, 1);
-    assert_meta_blocks_corruptions_fail(&c.st->net.params, 4, c.numeric, 0, model);
-    mw_case_close(&c);
-}
-
-static void corrupted_bpr(void **state) {
-    (void)state;
-    corrupted_gradients_fail("bpr");
-}
-
-static void corrupted_ncf(void **state) {
-    (void)state;
-    corrupted_gradients_fail("ncf");
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mw_case c;
+        mw_case_open(&c, cases[k].model, cases[k].init_std, cases[k].eta,
+                     cases[k].seed);
+        assert_meta_blocks_correct(&c.st->net.params, 4, c.numeric, 0);
+        mw_case_close(&c);
+    }
 }
 
 /* The effective learning rates of one update: with plain SGD (no L2), the
@@ -211,7 +173,7 @@ static void rates_are_constant_along_rows(const char *model) {
     for (int j = 0; j < 6; j++) st->net.w2[j] *= 8.0f;
 
     single_moves sm;
-    single_moves_take(&sm, &s, &m, support_set, n);
+    single_moves_take(&sm, &s, &m, meta_support, n);
     double row_rate[N_S];
     for (int x = 0; x < n; x++) {
         float v;
@@ -264,30 +226,12 @@ static void rates_rows_ncf(void **state) {
  * seed reproduces a run. */
 static void runs_through_the_runner(void **state) {
     (void)state;
-    const char *path = write_run_stream("mwnet.tsv");
-    const char *models[] = {"bpr", "ncf"};
-    for (int k = 0; k < 2; k++)
-        for (int data = 0; data < 2; data++) {
-            double ndcg[2];
-            for (int rep = 0; rep < 2; rep++) {
-                melon_config cfg;
-                melon_config_default(&cfg);
-                cfg.strategy.mwnet.meta_data = data ? MELON_META_NEXT_BATCH
-                                           : MELON_META_LAST_BATCH;
-                ndcg[rep] = run_strategy(path, models[k], "mwnet", &cfg);
-            }
-            print_message("  %s %s: NDCG@10 %.4f\n", models[k],
-                          data ? "next-batch" : "last-batch", ndcg[0]);
-            assert_true(ndcg[0] == ndcg[1]);
-        }
+    assert_runs_reproduce("mwnet", "mwnet-meta-data");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(meta_gradient_bpr),
-        cmocka_unit_test(meta_gradient_ncf),
-        cmocka_unit_test(corrupted_bpr),
-        cmocka_unit_test(corrupted_ncf),
+        cmocka_unit_test(meta_gradients),
         cmocka_unit_test(rates_rows_bpr),
         cmocka_unit_test(rates_rows_ncf),
         cmocka_unit_test(runs_through_the_runner),

@@ -1,28 +1,16 @@
 /* S2Meta (update-strategies.md B.5): the meta-gradient of every MetaLSTM
  * block against central differences of a double re-implementation of the
  * trial (one inner step, state reset: the online default), on BPR-MF and
- * NCF and for both scopes; deliberately corrupted gradients fail the same
- * check; the learning-rate matrix has one rate per parameter (constant
- * along each column, spec C); short runs on both models with every option;
- * the state file. The inner-step chain and the carried state are checked
+ * NCF and for both scopes (the one checker, grad_check.h, which also
+ * rejects wrong gradients); the learning-rate matrix has one rate per
+ * parameter (constant along each column, spec C); short runs on both
+ * models with every option; the state file. The inner-step chain and the carried state are checked
  * in test_s2meta_bptt.c. */
 #include "test_s2meta_ref.h"
 
 #include "update/meta_trial.h"
 
 #define BATCH 8
-
-/* A support set and a query sharing users and items, so that the trial
- * rows the query looks up exist (S and Q overlap) and others do not. */
-static const melon_triple support_set[] = {
-    {0, 1, 5}, {1, 2, 6}, {2, 3, 4}, {0, 3, 6}, {3, 0, 2}, {4, 4, 1},
-    {1, 1, 3}, {2, 5, 0},
-};
-static const melon_triple query_set[] = {
-    {0, 1, 4}, {1, 3, 2}, {2, 2, 6}, {3, 1, 0}, {0, 6, 5},
-};
-#define N_SUPPORT ((int)(sizeof support_set / sizeof support_set[0]))
-#define N_QUERY ((int)(sizeof query_set / sizeof query_set[0]))
 
 typedef struct {
     melon_model model;
@@ -66,56 +54,6 @@ static void s2_case_close(s2_case *c) {
     melon_model_free(&c->model);
 }
 
-/* The user bias cancels in every BPR difference s(u,i) - s(u,j): no loss
- * depends on it, so its MetaLSTM gets an exact zero meta-gradient. */
-static int loss_ignores(const melon_model *m, int k) {
-    return strcmp(m->tensor[k].name, "user_bias") == 0;
-}
-
-/* Largest error of the analytic gradient over every block of every
- * MetaLSTM; each block must also be far from zero (a check of nothing
- * passes anything). `corrupt` < 0: as computed; else the block with that
- * index has its largest entry moved by 5% of its scale, and must fail. */
-static void check_blocks(s2_case *c, int corrupt) {
-    s2_block blocks[S2_N_BLOCKS];
-    int n_blocks = s2_blocks(&c->st->layout, blocks);
-    for (int k = 0; k < c->model.n_tensors; k++) {
-        if (loss_ignores(&c->model, k)) {
-            const melon_meta_block *blk = &c->st->params.block[k];
-            for (size_t a = 0; a < blk->size; a++) assert_true(blk->grad[a] == 0.0f);
-            continue;
-        }
-        for (int b = 0; b < n_blocks; b++) {
-            if (corrupt >= 0 && b != corrupt) continue;
-            size_t size = (size_t)blocks[b].rows * blocks[b].cols;
-            double *numeric = malloc(size * sizeof(double));
-            float *analytic = malloc(size * sizeof(float));
-            assert_non_null(numeric);
-            assert_non_null(analytic);
-            s2_numeric_block(&c->ref, k, &blocks[b], numeric);
-            s2_analytic_block(c->st, k, &blocks[b], analytic);
-            double scale = max_abs_d(numeric, size);
-            if (corrupt >= 0) {
-                size_t worst = 0;
-                for (size_t a = 1; a < size; a++)
-                    if (fabs(numeric[a]) > fabs(numeric[worst])) worst = a;
-                analytic[worst] += (float)(0.05 * scale);
-            }
-            double err = meta_rel_error(analytic, numeric, size);
-            if (corrupt < 0) {
-                if (scale < 1e-7 || err > META_TOL)
-                    fail_msg("%s %s: error %.3g (scale %.3g)",
-                             c->model.tensor[k].name, blocks[b].name, err, scale);
-            } else if (err <= META_TOL) {
-                fail_msg("%s %s: a corrupted gradient passed (error %.3g)",
-                         c->model.tensor[k].name, blocks[b].name, err);
-            }
-            free(numeric);
-            free(analytic);
-        }
-    }
-}
-
 static void assert_meta_gradient_correct(const char *model, melon_scope scope,
                                          int hidden, int replay) {
     s2_case c;
@@ -123,7 +61,7 @@ static void assert_meta_gradient_correct(const char *model, melon_scope scope,
     /* the forward agrees with the reference before any gradient is compared */
     double want = s2_ref_surrogate(&c.ref);
     assert_close(c.query_loss, want, 1e-5 * fabs(want));
-    check_blocks(&c, -1);
+    s2_check_blocks(&c.ref, c.st, &c.model);
     s2_case_close(&c);
 }
 
@@ -147,16 +85,6 @@ static void meta_gradient_bpr_full(void **state) {
 static void meta_gradient_ncf(void **state) {
     (void)state;
     assert_meta_gradient_correct("ncf", MELON_SCOPE_TOUCHED, 4, 0);
-}
-
-/* Every block, corrupted in turn, fails the check that the true gradient
- * passes. */
-static void corrupted_gradients_fail(void **state) {
-    (void)state;
-    s2_case c;
-    s2_case_open(&c, "bpr", 1, MELON_SCOPE_TOUCHED, 4, 0.6f, 0);
-    for (int b = 0; b < S2_N_BLOCKS; b++) check_blocks(&c, b);
-    s2_case_close(&c);
 }
 
 /* Spec C, parameter-wise: with K = 1 the rate of coordinate m is computed
@@ -339,7 +267,6 @@ int main(void) {
         cmocka_unit_test(meta_gradient_bpr_replayed),
         cmocka_unit_test(meta_gradient_bpr_full),
         cmocka_unit_test(meta_gradient_ncf),
-        cmocka_unit_test(corrupted_gradients_fail),
         cmocka_unit_test(rates_are_constant_along_columns),
         cmocka_unit_test(runs_on_both_models_and_options),
         cmocka_unit_test(save_and_load_round_trip),

@@ -2,26 +2,18 @@
  * strategies.md B.5, "Meta-gradient in the original"): the meta-gradient of
  * every MetaLSTM block, back through the steps (the chain through fg theta
  * and the LSTM state), against central differences of the double
- * first-order surrogate of test_s2meta_ref.h; corrupted gradients fail; and
- * a meta step leaves the model exactly as it found it, for every scope,
- * step count, state mode and meta-data protocol. */
+ * first-order surrogate of test_s2meta_ref.h (the one checker, which also
+ * rejects wrong gradients); and a meta step leaves the model exactly as it
+ * found it, for every scope, step count, state mode and meta-data
+ * protocol. */
 #include "test_s2meta_ref.h"
 
 #include "update/meta_trial.h"
 
 #define BATCH 8
 
-static const melon_triple support_set[] = {
-    {0, 1, 5}, {1, 2, 6}, {2, 3, 4}, {0, 3, 6}, {3, 0, 2}, {4, 4, 1},
-    {1, 1, 3}, {2, 5, 0},
-};
-static const melon_triple query_set[] = {
-    {0, 1, 4}, {1, 3, 2}, {2, 2, 6}, {3, 1, 0}, {0, 6, 5},
-};
 /* an earlier batch: gives some rows a carried state and moves them */
 static const melon_triple earlier[] = {{0, 1, 2}, {2, 2, 5}, {4, 3, 0}};
-#define N_SUPPORT ((int)(sizeof support_set / sizeof support_set[0]))
-#define N_QUERY ((int)(sizeof query_set / sizeof query_set[0]))
 #define N_EARLIER ((int)(sizeof earlier / sizeof earlier[0]))
 
 typedef struct {
@@ -33,9 +25,8 @@ typedef struct {
                             output bias at 4, so it stops early) */
 } variant;
 
-/* Checks every block of every MetaLSTM (corrupt < 0), or that corrupting
- * block `corrupt` fails. */
-static void check_variant(variant v, int corrupt) {
+/* Checks every block of every MetaLSTM. */
+static void check_variant(variant v) {
     melon_model m;
     tiny_model(&m, v.model, 0.6f, 4, 2 * BATCH);
     melon_config cfg;
@@ -78,35 +69,7 @@ static void check_variant(variant v, int corrupt) {
     }
     double want = s2_ref_surrogate(&ref);
     assert_close(loss, want, 2e-5 * fabs(want));
-    s2_block blocks[S2_N_BLOCKS];
-    int n_blocks = s2_blocks(&st->layout, blocks);
-    for (int k = 0; k < m.n_tensors; k++) {
-        if (strcmp(m.tensor[k].name, "user_bias") == 0) continue; /* no loss sees it */
-        for (int b = 0; b < n_blocks; b++) {
-            if (corrupt >= 0 && b != corrupt) continue;
-            size_t size = (size_t)blocks[b].rows * blocks[b].cols;
-            double *numeric = malloc(size * sizeof(double));
-            float *analytic = malloc(size * sizeof(float));
-            s2_numeric_block(&ref, k, &blocks[b], numeric);
-            s2_analytic_block(st, k, &blocks[b], analytic);
-            double scale = max_abs_d(numeric, size);
-            if (corrupt >= 0) {
-                size_t worst = 0;
-                for (size_t a = 1; a < size; a++)
-                    if (fabs(numeric[a]) > fabs(numeric[worst])) worst = a;
-                analytic[worst] += (float)(0.05 * scale);
-            }
-            double e = meta_rel_error(analytic, numeric, size);
-            if (corrupt < 0 && (scale < 1e-7 || e > META_TOL))
-                fail_msg("%s %s (steps %d, carry %d): error %.3g (scale %.3g)",
-                         m.tensor[k].name, blocks[b].name, v.steps, v.carry, e, scale);
-            if (corrupt >= 0 && e <= META_TOL)
-                fail_msg("%s %s: a corrupted gradient passed (%.3g)",
-                         m.tensor[k].name, blocks[b].name, e);
-            free(numeric);
-            free(analytic);
-        }
-    }
+    s2_check_blocks(&ref, st, &m);
     s2_ref_close(&ref);
     melon_strategy_free(&s);
     melon_model_free(&m);
@@ -114,12 +77,12 @@ static void check_variant(variant v, int corrupt) {
 
 static void steps_touched_bpr(void **state) {
     (void)state;
-    check_variant((variant){3, MELON_SCOPE_TOUCHED, 0, "bpr", 0}, -1);
+    check_variant((variant){3, MELON_SCOPE_TOUCHED, 0, "bpr", 0});
 }
 
 static void steps_full_bpr(void **state) {
     (void)state;
-    check_variant((variant){2, MELON_SCOPE_FULL, 0, "bpr", 0}, -1);
+    check_variant((variant){2, MELON_SCOPE_FULL, 0, "bpr", 0});
 }
 
 /* The stop controller picks the trial's length (at its initialisation it
@@ -127,28 +90,22 @@ static void steps_full_bpr(void **state) {
  * them early); the MetaLSTMs' meta-gradient follows the steps taken. */
 static void flexible_steps(void **state) {
     (void)state;
-    check_variant((variant){4, MELON_SCOPE_TOUCHED, 0, "bpr", 1}, -1);
-    check_variant((variant){4, MELON_SCOPE_TOUCHED, 0, "bpr", 2}, -1);
-    check_variant((variant){4, MELON_SCOPE_TOUCHED, 0, "ncf", 2}, -1);
+    check_variant((variant){4, MELON_SCOPE_TOUCHED, 0, "bpr", 1});
+    check_variant((variant){4, MELON_SCOPE_TOUCHED, 0, "bpr", 2});
+    check_variant((variant){4, MELON_SCOPE_TOUCHED, 0, "ncf", 2});
 }
 
 static void steps_ncf(void **state) {
     (void)state;
-    check_variant((variant){2, MELON_SCOPE_TOUCHED, 0, "ncf", 0}, -1);
+    check_variant((variant){2, MELON_SCOPE_TOUCHED, 0, "ncf", 0});
 }
 
 /* Carried states: rows the earlier batch updated start from their own
  * (constant) state, the others from the learned (h0, c0). */
 static void carried_state_bpr(void **state) {
     (void)state;
-    check_variant((variant){1, MELON_SCOPE_TOUCHED, 1, "bpr", 0}, -1);
-    check_variant((variant){2, MELON_SCOPE_TOUCHED, 1, "bpr", 0}, -1);
-}
-
-static void corrupted_gradients_fail(void **state) {
-    (void)state;
-    for (int b = 0; b < S2_N_BLOCKS; b++)
-        check_variant((variant){3, MELON_SCOPE_TOUCHED, 0, "bpr", 0}, b);
+    check_variant((variant){1, MELON_SCOPE_TOUCHED, 1, "bpr", 0});
+    check_variant((variant){2, MELON_SCOPE_TOUCHED, 1, "bpr", 0});
 }
 
 /* The trial is discarded: after a meta step every tensor holds exactly
@@ -210,7 +167,6 @@ int main(void) {
         cmocka_unit_test(steps_ncf),
         cmocka_unit_test(flexible_steps),
         cmocka_unit_test(carried_state_bpr),
-        cmocka_unit_test(corrupted_gradients_fail),
         cmocka_unit_test(meta_step_leaves_the_model_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,18 @@
 
 #define S2_MAX_H 32
 
+/* A support set and a query sharing users and items, so that the trial
+ * rows the query looks up exist (S and Q overlap) and others do not. */
+static const melon_triple support_set[] = {
+    {0, 1, 5}, {1, 2, 6}, {2, 3, 4}, {0, 3, 6}, {3, 0, 2}, {4, 4, 1},
+    {1, 1, 3}, {2, 5, 0},
+};
+static const melon_triple query_set[] = {
+    {0, 1, 4}, {1, 3, 2}, {2, 2, 6}, {3, 1, 0}, {0, 6, 5},
+};
+#define N_SUPPORT ((int)(sizeof support_set / sizeof support_set[0]))
+#define N_QUERY ((int)(sizeof query_set / sizeof query_set[0]))
+
 static double s2_sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 static void s2_rho(double v, double *r1, double *r2) {
@@ -149,14 +161,13 @@ static void s2_ref_coords(s2_ref *r, const s2meta_state *st) {
 }
 
 /* d(mean support loss)/d(coordinate) by central differences in double. */
+static double s2_support_loss(void *ctx) {
+    s2_ref *r = ctx;
+    return ref_mean_loss(&r->work, r->support, r->n_support);
+}
+
 static double s2_support_grad(s2_ref *r, const s2_coord *co) {
-    double *v = &r->work.p[co->tensor][co->index], saved = *v;
-    *v = saved + META_FD_STEP;
-    double up = ref_mean_loss(&r->work, r->support, r->n_support);
-    *v = saved - META_FD_STEP;
-    double down = ref_mean_loss(&r->work, r->support, r->n_support);
-    *v = saved;
-    return (up - down) / (2.0 * META_FD_STEP);
+    return grad_central(s2_support_loss, r, &r->work.p[co->tensor][co->index]);
 }
 
 static void s2_state_init(const s2_ref *r, const s2_coord *co, double *h,
@@ -287,20 +298,16 @@ static int s2_blocks(const s2meta_layout *l, s2_block *out) {
 #define S2_N_BLOCKS 12
 
 /* Numeric gradient of one block of MetaLSTM k, entry by entry. */
+static double s2_surrogate_loss(void *ctx) { return s2_ref_surrogate(ctx); }
+
 static void s2_numeric_block(s2_ref *r, int k, const s2_block *b,
                              double *numeric) {
     int e = 0;
     for (int a = 0; a < b->rows; a++)
-        for (int c = 0; c < b->cols; c++, e++) {
-            double *v = &r->phi[k][b->offset + (size_t)a * b->stride + c];
-            double saved = *v;
-            *v = saved + META_FD_STEP;
-            double up = s2_ref_surrogate(r);
-            *v = saved - META_FD_STEP;
-            double down = s2_ref_surrogate(r);
-            *v = saved;
-            numeric[e] = (up - down) / (2.0 * META_FD_STEP);
-        }
+        for (int c = 0; c < b->cols; c++, e++)
+            numeric[e] = grad_central(
+                s2_surrogate_loss, r,
+                &r->phi[k][b->offset + (size_t)a * b->stride + c]);
 }
 
 static void s2_analytic_block(const s2meta_state *st, int k, const s2_block *b,
@@ -310,6 +317,39 @@ static void s2_analytic_block(const s2meta_state *st, int k, const s2_block *b,
     for (int a = 0; a < b->rows; a++)
         for (int c = 0; c < b->cols; c++)
             analytic[e++] = g[b->offset + (size_t)a * b->stride + c];
+}
+
+/* Every block of every MetaLSTM against central differences of the
+ * surrogate at META_TOL, wrong gradients rejected (grad_check_block). The
+ * user bias cancels in every BPR difference s(u,i) - s(u,j): no loss
+ * depends on it, so its MetaLSTM gets an exact zero meta-gradient. */
+static void s2_check_blocks(s2_ref *r, const s2meta_state *st,
+                            const melon_model *m) {
+    s2_block blocks[S2_N_BLOCKS];
+    int n_blocks = s2_blocks(&st->layout, blocks);
+    for (int k = 0; k < m->n_tensors; k++) {
+        if (strcmp(m->tensor[k].name, "user_bias") == 0) {
+            const melon_meta_block *blk = &st->params.block[k];
+            for (size_t a = 0; a < blk->size; a++)
+                assert_true(blk->grad[a] == 0.0f);
+            continue;
+        }
+        for (int b = 0; b < n_blocks; b++) {
+            size_t size = (size_t)blocks[b].rows * blocks[b].cols;
+            double *numeric = malloc(size * sizeof(double));
+            float *analytic = malloc(size * sizeof(float));
+            assert_non_null(numeric);
+            assert_non_null(analytic);
+            s2_numeric_block(r, k, &blocks[b], numeric);
+            s2_analytic_block(st, k, &blocks[b], analytic);
+            char name[64];
+            snprintf(name, sizeof name, "%s %s", m->tensor[k].name,
+                     blocks[b].name);
+            grad_check_block(name, analytic, numeric, size, META_TOL, 1e-7);
+            free(numeric);
+            free(analytic);
+        }
+    }
 }
 
 #endif

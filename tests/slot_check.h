@@ -1,184 +1,116 @@
 /* Finite-difference checks of a model's slot gradients (model.h) and of the
- * aggregated sparse gradient (grad.h), shared by test_grad_bpr.c and
- * test_grad_ncf.c.
+ * aggregated sparse gradient (model/grad.h), shared by test_grad_bpr.c and
+ * test_grad_ncf.c, through the one checker (grad_check.h) at SLOT_TOL.
  *
- * Each test supplies a double-precision re-implementation of its model's
- * score that reads only a double copy of the tensor values, so the numeric
- * derivatives are independent of the model code. Two checks per tensor:
+ * The numeric derivatives come from meta_reference.h's double model
+ * (ref_score), which reads only double copies of the tensor values, so
+ * they are independent of the model code. Two checks per tensor:
  *   per triple:  sum of the two columns' slots  vs  d l_r / d theta
  *   per column:  slot of column c  vs  delta_c * d s(u, item_c) / d theta,
  *                with delta_0 = -kappa_r, delta_1 = +kappa_r (update-
  *                strategies.md 1.4; this one also sees swapped columns of
  *                the user tables, whose sum would hide them). */
-#ifndef MELON_TEST_GRAD_CHECK_H
-#define MELON_TEST_GRAD_CHECK_H
+#ifndef MELON_TEST_SLOT_CHECK_H
+#define MELON_TEST_SLOT_CHECK_H
 
-#include "test_support.h"
+#include "meta_reference.h"
 
 #include "model/grad.h"
-#include "melon/model.h"
 
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define SLOT_TOL 1e-3    /* the models' slot gradients pass at this */
 
-#define FD_STEP 1e-6     /* central differences in double */
-#define GRAD_TOL 1e-3    /* max relative error a correct gradient stays under */
-
-typedef double (*ref_score_fn)(const melon_model *m, double *const *param,
-                               int32_t user, int32_t item);
-
-typedef struct {
-    const melon_model *m;
-    double *param[MELON_MAX_TENSORS];
-    ref_score_fn score;
-} ref_model;
-
-static size_t tensor_size(const melon_tensor *t) {
-    return (size_t)t->rows * (size_t)t->cols;
-}
-
-static void ref_init(ref_model *ref, const melon_model *m, ref_score_fn score) {
-    memset(ref, 0, sizeof *ref);
-    ref->m = m;
-    ref->score = score;
-    for (int k = 0; k < m->n_tensors; k++) {
-        size_t size = tensor_size(&m->tensor[k]);
-        ref->param[k] = malloc(size * sizeof(double));
-        assert_non_null(ref->param[k]);
-        for (size_t a = 0; a < size; a++)
-            ref->param[k][a] = m->tensor[k].value[a];
-    }
-}
-
-static void ref_free(ref_model *ref) {
-    for (int k = 0; k < MELON_MAX_TENSORS; k++) free(ref->param[k]);
-    memset(ref, 0, sizeof *ref);
-}
-
-static double ref_softplus(double x) {
-    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-}
-
-static double ref_column_score(const ref_model *ref, const melon_triple *tr,
+static double ref_column_score(const ref_params *ref, const melon_triple *tr,
                                int c) {
-    return ref->score(ref->m, ref->param, tr->user,
-                      c == 0 ? tr->item : tr->negative);
+    return ref_score(ref, tr->user, c == 0 ? tr->item : tr->negative);
 }
 
-/* what = -1: the triple's BPR loss; 0 or 1: the score of that column. */
-static double ref_eval(const ref_model *ref, const melon_triple *tr,
-                       int what) {
-    if (what >= 0) return ref_column_score(ref, tr, what);
-    return ref_softplus(-(ref_column_score(ref, tr, 0) -
-                          ref_column_score(ref, tr, 1)));
+/* What the differences take: the triple's BPR loss (what = -1) or the
+ * score of its column 0 or 1. */
+typedef struct {
+    const ref_params *ref;
+    const melon_triple *tr;
+    int what;
+} slot_loss_at;
+
+static double slot_loss(void *ctx) {
+    const slot_loss_at *at = ctx;
+    if (at->what >= 0) return ref_column_score(at->ref, at->tr, at->what);
+    return ref_softplus(-(ref_column_score(at->ref, at->tr, 0) -
+                          ref_column_score(at->ref, at->tr, 1)));
 }
 
-static double ref_kappa(const ref_model *ref, const melon_triple *tr) {
+static double ref_kappa(const ref_params *ref, const melon_triple *tr) {
     double diff = ref_column_score(ref, tr, 0) - ref_column_score(ref, tr, 1);
     return 1.0 / (1.0 + exp(diff));
 }
 
-static double central_diff(ref_model *ref, int k, size_t a,
+static double central_diff(ref_params *ref, int k, size_t a,
                            const melon_triple *tr, int what) {
-    double *x = &ref->param[k][a];
-    double saved = *x;
-    *x = saved + FD_STEP;
-    double up = ref_eval(ref, tr, what);
-    *x = saved - FD_STEP;
-    double down = ref_eval(ref, tr, what);
-    *x = saved;
-    return (up - down) / (2.0 * FD_STEP);
+    slot_loss_at at = {ref, tr, what};
+    return grad_central(slot_loss, &at, &ref->p[k][a]);
 }
 
-/* Analytic gradient of tensor k for triple r from the slots, as a full
- * tensor: column 0 or 1 alone, or their sum (column = -1). */
+/* Tensor k's gradient for triple r from the slots (ref_slot_gradient), in
+ * float for the checker. */
 static void slot_gradient(const melon_model *m, const melon_grads *g,
                           const melon_triple *triples, int r, int k,
-                          int column, double *out) {
-    const melon_tensor *t = &m->tensor[k];
-    memset(out, 0, tensor_size(t) * sizeof(double));
-    for (int c = 0; c < 2; c++) {
-        if (column >= 0 && c != column) continue;
-        size_t p = (size_t)(2 * r + c);
-        if (t->kind == MELON_DENSE) {
-            const float *e = g->slot[k] + p * t->rows;
-            const float *h = g->input[k] + p * t->cols;
-            for (int a = 0; a < t->rows; a++)
-                for (int b = 0; b < t->cols; b++)
-                    out[(size_t)a * t->cols + b] += (double)e[a] * h[b];
-        } else {
-            int32_t row = melon_slot_row(t, &triples[r], c);
-            const float *s = g->slot[k] + p * t->cols;
-            for (int b = 0; b < t->cols; b++)
-                out[(size_t)row * t->cols + b] += s[b];
-        }
-    }
-}
-
-/* max_a |analytic - numeric| / (|numeric| + floor), the floor a small
- * fraction of the largest numeric entry plus 1e-6, far above the noise of
- * the differences (~1e-10) and far below the O(0.01..1) gradients of the
- * test models, so exact zeros (the user bias of BPR-MF) compare sanely. */
-static double max_rel_error(const double *analytic, const double *numeric,
-                            size_t size) {
-    double scale = 0.0;
-    for (size_t a = 0; a < size; a++) scale = fmax(scale, fabs(numeric[a]));
-    double floor = 1e-4 * scale + 1e-6;
-    double worst = 0.0;
-    for (size_t a = 0; a < size; a++) {
-        double diff = fabs(analytic[a] - numeric[a]);
-        worst = fmax(worst, diff / (fabs(numeric[a]) + floor));
-    }
-    return worst;
+                          int column, float *out) {
+    size_t size = ref_tensor_size(&m->tensor[k]);
+    double *exact = malloc(size * sizeof(double));
+    assert_non_null(exact);
+    ref_slot_gradient(m, g, triples, r, k, column, exact);
+    for (size_t a = 0; a < size; a++) out[a] = (float)exact[a];
+    free(exact);
 }
 
 typedef struct {
     double triple_err[MELON_MAX_TENSORS];   /* per-triple check */
     double column_err[MELON_MAX_TENSORS];   /* per-column check */
     double numeric_max[MELON_MAX_TENSORS];  /* largest |column derivative| */
-} grad_check;
+} slot_errors;
 
 /* Runs both checks for every tensor over every triple of the last
  * forward_backward in g. */
-static void check_slot_gradients(ref_model *ref, const melon_grads *g,
-                                 const melon_triple *triples, grad_check *out) {
+static void check_slot_gradients(ref_params *ref, const melon_grads *g,
+                                 const melon_triple *triples, slot_errors *out) {
     const melon_model *m = ref->m;
     memset(out, 0, sizeof *out);
     for (int k = 0; k < m->n_tensors; k++) {
-        size_t size = tensor_size(&m->tensor[k]);
-        double *analytic = malloc(size * sizeof(double));
+        size_t size = ref_tensor_size(&m->tensor[k]);
+        float *analytic = malloc(size * sizeof(float));
         double *numeric = malloc(size * sizeof(double));
         assert_non_null(analytic);
         assert_non_null(numeric);
         for (int r = 0; r < g->n; r++) {
             const melon_triple *tr = &triples[r];
-            slot_gradient(m, g, triples, r, k, -1, analytic);
-            for (size_t a = 0; a < size; a++)
-                numeric[a] = central_diff(ref, k, a, tr, -1);
-            out->triple_err[k] = fmax(out->triple_err[k],
-                                      max_rel_error(analytic, numeric, size));
-            double kappa = ref_kappa(ref, tr);
+            double kappa = ref_kappa(ref, tr), column_scale = 0.0;
             for (int c = 0; c < 2; c++) {
                 double delta = c == 0 ? -kappa : kappa;
                 slot_gradient(m, g, triples, r, k, c, analytic);
-                for (size_t a = 0; a < size; a++) {
+                for (size_t a = 0; a < size; a++)
                     numeric[a] = delta * central_diff(ref, k, a, tr, c);
-                    out->numeric_max[k] =
-                        fmax(out->numeric_max[k], fabs(numeric[a]));
-                }
+                column_scale = fmax(column_scale, grad_scale(numeric, size));
                 out->column_err[k] =
                     fmax(out->column_err[k],
-                         max_rel_error(analytic, numeric, size));
+                         grad_error(analytic, numeric, size));
             }
+            out->numeric_max[k] = fmax(out->numeric_max[k], column_scale);
+            /* the columns' sum, at the columns' scale (BPR-MF's user bias
+             * cancels in it) */
+            slot_gradient(m, g, triples, r, k, -1, analytic);
+            for (size_t a = 0; a < size; a++)
+                numeric[a] = central_diff(ref, k, a, tr, -1);
+            double scale = fmax(grad_scale(numeric, size), column_scale);
+            out->triple_err[k] =
+                fmax(out->triple_err[k],
+                     grad_error_at(analytic, numeric, size, scale));
         }
         free(analytic);
         free(numeric);
     }
 }
 
-static void print_grad_check(const melon_model *m, const grad_check *chk) {
+static void print_grad_check(const melon_model *m, const slot_errors *chk) {
     for (int k = 0; k < m->n_tensors; k++)
         print_message("  %-10s per-triple %.2e  per-column %.2e  (|grad| "
                       "up to %.2e)\n",
@@ -187,14 +119,14 @@ static void print_grad_check(const melon_model *m, const grad_check *chk) {
 }
 
 /* Every tensor passes both checks, and none is trivially zero. */
-static void assert_gradients_correct(ref_model *ref, const melon_grads *g,
+static void assert_gradients_correct(ref_params *ref, const melon_grads *g,
                                      const melon_triple *triples) {
-    grad_check chk;
+    slot_errors chk;
     check_slot_gradients(ref, g, triples, &chk);
     print_grad_check(ref->m, &chk);
     for (int k = 0; k < ref->m->n_tensors; k++) {
         assert_true(chk.numeric_max[k] > 1e-3);
-        if (chk.triple_err[k] >= GRAD_TOL || chk.column_err[k] >= GRAD_TOL)
+        if (chk.triple_err[k] >= SLOT_TOL || chk.column_err[k] >= SLOT_TOL)
             fail_msg("tensor %s: gradient check failed (%.3e, %.3e)",
                      ref->m->tensor[k].name, chk.triple_err[k],
                      chk.column_err[k]);
@@ -239,10 +171,10 @@ static float slot_max_abs(const melon_model *m, const melon_grads *g, int k) {
 /* Deliberately wrong slots must fail the check, tensor by tensor: one entry
  * off by 5% of the slot's scale, column 0 with its sign flipped, and the
  * two columns of triple 0 swapped. Restores g afterwards. */
-static void assert_checker_catches_errors(ref_model *ref, melon_grads *g,
+static void assert_checker_catches_errors(ref_params *ref, melon_grads *g,
                                           const melon_triple *triples) {
     const melon_model *m = ref->m;
-    grad_check chk;
+    slot_errors chk;
     for (int k = 0; k < m->n_tensors; k++) {
         const melon_tensor *t = &m->tensor[k];
         int width = melon_slot_width(t);
@@ -254,8 +186,8 @@ static void assert_checker_catches_errors(ref_model *ref, melon_grads *g,
         *entry = saved;
         print_message("  %-10s one entry off: per-triple %.2e, per-column "
                       "%.2e\n", t->name, chk.triple_err[k], chk.column_err[k]);
-        assert_true(chk.triple_err[k] > GRAD_TOL);
-        assert_true(chk.column_err[k] > GRAD_TOL);
+        assert_true(chk.triple_err[k] > SLOT_TOL);
+        assert_true(chk.column_err[k] > SLOT_TOL);
 
         for (int r = 0; r < g->n; r++)
             for (int b = 0; b < width; b++)
@@ -264,8 +196,8 @@ static void assert_checker_catches_errors(ref_model *ref, melon_grads *g,
         for (int r = 0; r < g->n; r++)
             for (int b = 0; b < width; b++)
                 g->slot[k][(size_t)(2 * r) * width + b] *= -1.0f;
-        assert_true(chk.column_err[k] > GRAD_TOL);
-        assert_true(chk.triple_err[k] > GRAD_TOL);
+        assert_true(chk.column_err[k] > SLOT_TOL);
+        assert_true(chk.triple_err[k] > SLOT_TOL);
 
         float *col0 = g->slot[k], *col1 = g->slot[k] + width;
         for (int b = 0; b < width; b++) {
@@ -279,7 +211,7 @@ static void assert_checker_catches_errors(ref_model *ref, melon_grads *g,
             col0[b] = col1[b];
             col1[b] = tmp;
         }
-        assert_true(chk.column_err[k] > GRAD_TOL);
+        assert_true(chk.column_err[k] > SLOT_TOL);
     }
     /* Restored: passes again. */
     assert_gradients_correct(ref, g, triples);
@@ -297,14 +229,14 @@ static void assert_sparse_grad_matches(const melon_sparse_grad *sg,
     assert_int_equal(sg->n_tensors, m->n_tensors);
     for (int k = 0; k < m->n_tensors; k++) {
         const melon_tensor *t = &m->tensor[k];
-        size_t size = tensor_size(t);
+        size_t size = ref_tensor_size(t);
         double *expected = calloc(size, sizeof(double));
         double *one = malloc(size * sizeof(double));
         assert_non_null(expected);
         assert_non_null(one);
         for (int r = 0; r < n; r++) {
             double w = weight ? weight[r] : 1.0 / n;
-            slot_gradient(m, g, triples, r, k, -1, one);
+            ref_slot_gradient(m, g, triples, r, k, -1, one);
             for (size_t a = 0; a < size; a++) expected[a] += w * one[a];
         }
         double scale = 1e-30;
