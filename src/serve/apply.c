@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static void collect_rank(void *ctx, int32_t rank) {
     serve_server *srv = ctx;
@@ -123,6 +126,9 @@ static void fail_applier(serve_server *srv, const char *why) {
 
 static void *applier_main(void *arg) {
     serve_server *srv = arg;
+    /* the model's updates yield the cores to requests (the OpenMP threads
+     * this thread starts inherit it); acknowledgements do not wait for them */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     for (;;) {
         pthread_mutex_lock(&srv->ingest_lock);
         while (srv->durable_records == atomic_load(&srv->applied_records) &&
