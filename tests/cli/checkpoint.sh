@@ -5,15 +5,7 @@
 # usage: checkpoint.sh MELON_BINARY SOURCE_DIR
 set -u
 melon=$1
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
+. "$(dirname "$0")/lib.sh"
 # per-batch CSV without its last column (the update time)
 metrics() { rev "$1" | cut -d, -f2- | rev; }
 
@@ -73,5 +65,4 @@ check "a corrupted checkpoint is named" grep -q "flip.ckpt: corrupted checkpoint
 "$melon" run --resume "$tmp/stream.csv" 2>"$tmp/err"
 check "a file that is no checkpoint is refused" grep -q "not a melon checkpoint" "$tmp/err"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -14,8 +14,6 @@ src=$2
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
 py=/usr/bin/python3
-pid=
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # the stream in melon's order, one time per event (ties broken by the
 # file's order, so that both sides read the same sequence)
@@ -51,19 +49,6 @@ PY
 
 settings=(--model bpr --epochs 1 --batch-size 256 --dim 16 --seed 4 --threads 1)
 
-start() { # start DIR ARGS...: a server in the background; sets port and pid
-  local dir=$1; shift
-  rm -f "$tmp/port"
-  "$melon" serve --state-dir "$dir" --listen 127.0.0.1:0 --port-file "$tmp/port" \
-    --max-delay-ms 3600000 "$@" 2>>"$tmp/server.err" &
-  pid=$!
-  for _ in $(seq 600); do
-    [ -s "$tmp/port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  port=$(cat "$tmp/port" 2>/dev/null || echo 0)
-}
 stats() { curl -s -m 10 "http://127.0.0.1:$port/v1/stats"; }
 
 equivalence() { # equivalence LABEL STRATEGY-OPTIONS...
@@ -94,7 +79,8 @@ for k in range(0, len(online), 1000):
             f.write(json.dumps({"user": u, "item": i, "time": float(t)}) + "\n")
 PY
   check "$label: the run's past written" [ -s "$d/past.csv" ]
-  start "$d/state" --data "$d/past.csv" --catalogue "$tmp/items.txt" "${settings[@]}" "$@"
+  serve_start "$d/state" --max-delay-ms 3600000 --data "$d/past.csv" \
+    --catalogue "$tmp/items.txt" "${settings[@]}" "$@"
   check "$label: the server starts" [ "$port" != 0 ]
   local posted=0
   for req in "$d"/req*.ndjson; do

@@ -8,19 +8,7 @@ set -u
 melon=$1
 command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
 py=/usr/bin/python3
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # the past: 30 users, 100 items
 "$py" - "$tmp/past.csv" <<'PY'
@@ -46,17 +34,6 @@ PY
 
 melon_opts=(--strategy melon --melon-variant official --batch-size 16 --epochs 1
             --dim 8 --threads 1 --seed 3)
-start() { # start ARGS...: a server in the background; sets port and pid
-  rm -f "$tmp/port"
-  "$melon" serve --listen 127.0.0.1:0 --port-file "$tmp/port" "$@" 2>>"$tmp/err" &
-  pid=$!
-  for _ in $(seq 300); do
-    [ -s "$tmp/port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  port=$(cat "$tmp/port" 2>/dev/null || echo 0)
-}
 url() { echo "http://127.0.0.1:$port$1"; }
 metric() { curl -s -m 20 "$(url /metrics)" | awk -v m="$1" '$1 == m {print $2}'; }
 wait_applied() { # every durable event applied (30 s at most)
@@ -79,7 +56,7 @@ check "a bad --melon-variant is refused" [ $? = 1 ]
 check "naming the option and the value" grep -q "melon-variant.*nope" "$tmp/bad.err"
 
 # --- MeLON on a live stream with new ids
-start --state-dir "$tmp/state" --data "$tmp/past.csv" "${melon_opts[@]}" --max-delay-ms 100
+serve_start "$tmp/state" --data "$tmp/past.csv" "${melon_opts[@]}" --max-delay-ms 100
 check "the server starts with MeLON" [ "$port" != 0 ]
 users_before=$(metric melon_users)
 check "POST /v1/events with new users and items" \
@@ -111,12 +88,11 @@ kill -TERM "$pid"; wait "$pid"
 check "a graceful stop" [ $? = 0 ]
 
 # --- restarted from its state: the new users are known, the same answers
-start --state-dir "$tmp/state" "${melon_opts[@]}"
+serve_start "$tmp/state" "${melon_opts[@]}"
 check "the server restarts" [ "$port" != 0 ]
 check "and recommends to the new user as before" [ "$(recommend new-u3)" = "$new_user" ]
 kill -TERM "$pid"; wait "$pid"
 pid=
-check "nothing went wrong" bash -c "! grep -qi 'error\|cannot' '$tmp/err'"
-[ $failed = 0 ] || { echo "server log:"; cat "$tmp/err"; }
-echo "serve with MeLON: $passed passed, $failed failed"
-[ $failed = 0 ]
+check "nothing went wrong" bash -c "! grep -qi 'error\|cannot' '$tmp/server.err'"
+[ $failed = 0 ] || { echo "server log:"; cat "$tmp/server.err"; }
+finish "serve with MeLON"

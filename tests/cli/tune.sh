@@ -7,15 +7,7 @@
 # usage: tune.sh MELON_BINARY SOURCE_DIR
 set -u
 melon=$1
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # check "description" command...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # 2000 interactions, 50 users, 200 items; batches of 50 make 40 batches, of
 # which 32 are the past (interactions 0-1599) and 8 the test stream. A
@@ -185,5 +177,4 @@ sed -n '/^<!-- melon tune --list-space --markdown -->$/,/^<!-- end of the list -
 "$melon" tune --list-space --markdown >"$tmp/spaces"
 check "docs/strategies.md lists the current search spaces" cmp -s "$tmp/listed" "$tmp/spaces"
 
-echo "tune: $passed passed, $failed failed"
-[ $failed = 0 ]
+finish tune
