@@ -206,9 +206,12 @@ int32_t melon_pair_count_before(const melon_pair_index *index, int32_t user,
     int32_t n = index->user_distinct[user];
     if (end == SIZE_MAX) return n;
     /* the items' first positions rise along the list: the first item at or
-     * after `end` by bisection (a live session's last item is before it) */
+     * after `end` by bisection, after one probe of the last (before `end`
+     * in a live session, which indexes no pair after it) */
     const int32_t *items = index->user_items[user];
-    int32_t lo = 0, hi = n;
+    if (n == 0 || (size_t)melon_pair_first(index, user, items[n - 1]) < end)
+        return n;
+    int32_t lo = 0, hi = n - 1;
     while (lo < hi) {
         int32_t mid = lo + (hi - lo) / 2;
         if ((size_t)melon_pair_first(index, user, items[mid]) < end)
