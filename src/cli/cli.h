@@ -28,4 +28,12 @@ int melon_run_option_family(const char *name, char *family, size_t cap);
  * has no folder. Returns a malloc'ed string. */
 char *melon_default_dataset_name(const char *path);
 
+/* --data of a run's settings: a dataset name from the catalog (fetched
+ * into cache_dir; its path written to resolved, which then holds
+ * data.files, and the name kept as data.name) or files as given. 0, or 1
+ * after printing "melon COMMAND: why". */
+struct melon_config;
+int melon_cli_resolve_data(struct melon_config *cfg, const char *cache_dir,
+                           char *resolved, size_t cap, const char *command);
+
 #endif

@@ -101,20 +101,26 @@ static int check_inputs(const melon_config *cfg) {
 
 /* --data: a dataset name from the catalog (fetched into the cache), or one
  * or more files separated by commas. */
-static int resolve_data(run_args *a) {
+int melon_cli_resolve_data(melon_config *cfg, const char *cache_dir,
+                           char *resolved, size_t cap, const char *command) {
     melon_err err = {{0}};
-    melon_config *cfg = &a->cfg;
-    int known = melon_dataset_resolve(cfg->data.files, a->cache_dir, a->resolved,
-                                      sizeof a->resolved, &err);
+    int known = melon_dataset_resolve(cfg->data.files, cache_dir, resolved, cap, &err);
     if (known < 0) {
-        fprintf(stderr, "melon run: %s\n", err.msg);
+        fprintf(stderr, "melon %s: %s\n", command, err.msg);
         return 1;
     }
     if (known == 1) {
         if (!cfg->data.name) cfg->data.name = cfg->data.files;
-        cfg->data.files = a->resolved;
+        cfg->data.files = resolved;
     }
-    return check_inputs(cfg);
+    return 0;
+}
+
+static int resolve_data(run_args *a) {
+    if (melon_cli_resolve_data(&a->cfg, a->cache_dir, a->resolved,
+                               sizeof a->resolved, "run") != 0)
+        return 1;
+    return check_inputs(&a->cfg);
 }
 
 char *melon_default_dataset_name(const char *path) {

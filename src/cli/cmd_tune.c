@@ -397,18 +397,10 @@ static int load_spaces(const tune_args *a, melon_tune_space *spaces, melon_err *
 }
 
 static int resolve_data(tune_args *a) {
-    melon_err err = {{0}};
     melon_config *cfg = &a->base;
-    int known = melon_dataset_resolve(cfg->data.files, a->cache_dir, a->resolved,
-                                      sizeof a->resolved, &err);
-    if (known < 0) {
-        fprintf(stderr, "melon tune: %s\n", err.msg);
+    if (melon_cli_resolve_data(cfg, a->cache_dir, a->resolved, sizeof a->resolved,
+                               "tune") != 0)
         return 1;
-    }
-    if (known == 1) {
-        if (!cfg->data.name) cfg->data.name = cfg->data.files;
-        cfg->data.files = a->resolved;
-    }
     if (!cfg->data.name) {
         char first[4096];
         snprintf(first, sizeof first, "%s", cfg->data.files);
