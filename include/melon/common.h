@@ -25,6 +25,11 @@ int melon_fail(melon_err *err, const char *fmt, ...)
 /* Allocation that reports failure through melon_err (NULL on failure). */
 void *melon_alloc(size_t bytes, melon_err *err);
 void *melon_calloc(size_t count, size_t size, melon_err *err);
+/* Asks the kernel for 2 MB pages over the whole 2 MB pages of [p, p +
+ * bytes) (transparent huge pages in their madvise mode): tables far larger
+ * than the caches, read at random rows, otherwise miss the TLB on almost
+ * every row. Advice only; the allocators call it for every block. */
+void melon_advise_huge(void *p, size_t bytes);
 
 /* A per-row array (rows of `size` bytes) that follows a growing table:
  * returns it reallocated to `room` rows (room >= rows; pass the table's

@@ -1,5 +1,5 @@
 /* Error messages, allocation, the random number generator and clocks. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include "melon/common.h"
 
 #include <math.h>
@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -20,9 +22,24 @@ int melon_fail(melon_err *err, const char *fmt, ...) {
     return -1;
 }
 
+/* 2 MB: an x86-64 and arm64 huge page. */
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+void melon_advise_huge(void *p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    uintptr_t begin = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    uintptr_t end = ((uintptr_t)p + bytes) & ~(HUGE_PAGE - 1);
+    if (p && end > begin) (void)madvise((void *)begin, end - begin, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 void *melon_alloc(size_t bytes, melon_err *err) {
     void *p = malloc(bytes ? bytes : 1);
     if (!p) melon_fail(err, "out of memory allocating %zu bytes", bytes);
+    melon_advise_huge(p, bytes);
     return p;
 }
 
@@ -31,6 +48,8 @@ void *melon_calloc(size_t count, size_t size, melon_err *err) {
     if (!p)
         melon_fail(err, "out of memory allocating %zu x %zu bytes", count,
                    size);
+    else if (size && count <= SIZE_MAX / size)
+        melon_advise_huge(p, count * size);
     return p;
 }
 
@@ -42,6 +61,7 @@ void *melon_grow_rows(void *array, size_t size, size_t old_rows, size_t rows,
         melon_fail(err, "out of memory growing a table to %zu rows", rows);
         return NULL;
     }
+    melon_advise_huge(grown, room * size);
     if (rows > old_rows)
         memset((char *)grown + old_rows * size, fill, (rows - old_rows) * size);
     return grown;

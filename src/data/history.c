@@ -136,6 +136,10 @@ int melon_history_append(melon_history *h, const melon_stream *stream,
 uint32_t melon_history_count_before(const melon_adjacency *adj,
                                     size_t before) {
     if (!adj) return 0;
+    /* the newest edge first: in pre-training and in a live session every
+     * edge is usually before the position, and one probe answers where a
+     * popular node's bisection would touch a dozen lines of memory */
+    if (adj->len == 0 || (size_t)adj->pos[adj->len - 1] < before) return adj->len;
     uint32_t lo = 0, hi = adj->len; /* first edge with pos >= before */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;

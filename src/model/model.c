@@ -157,6 +157,7 @@ static int grow_tensor(melon_model *m, int k, int32_t rows, int draw,
                                    "rows", t->name, cap);
         t->value = value;
         t->cap_rows = (int)cap;
+        melon_advise_huge(value, cap * (size_t)t->cols * sizeof(float));
     }
     size_t old = (size_t)t->rows * (size_t)t->cols;
     size_t added = (size_t)(rows - t->rows) * (size_t)t->cols;

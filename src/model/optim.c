@@ -53,6 +53,8 @@ int melon_optimizer_grow(melon_optimizer *opt, const melon_model *model,
                                        "moments of '%s' to %d rows",
                                   t->name, t->rows);
             opt->room[k] = room;
+            melon_advise_huge(m, room * sizeof(float));
+            melon_advise_huge(v, room * sizeof(float));
         }
         memset(opt->m[k] + opt->size[k], 0, (size - opt->size[k]) * sizeof(float));
         memset(opt->v[k] + opt->size[k], 0, (size - opt->size[k]) * sizeof(float));

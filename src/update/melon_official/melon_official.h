@@ -95,6 +95,10 @@ int official_features_init(official_features *f, const melon_model *m,
 void official_features_gather(const official_features *f,
                               const melon_model *m, int side, int32_t id,
                               float *out);
+/* Asks for a node's feature rows ahead of their gather (a hint: on tables
+ * far larger than the caches the gathers wait for memory otherwise). */
+void official_features_prefetch(const official_features *f,
+                                const melon_model *m, int side, int32_t id);
 
 /* One side of the call: its nodes, their sampled neighbours, and the GAT's
  * activations (A.3 items 5-6). */
@@ -224,6 +228,8 @@ void official_call_gates(official_call *c, const official_params *p);
 /* Below this many nodes (both sides) the GAT and the MLP run on one
  * thread. */
 #define OFFICIAL_PARALLEL_NODES 128
+/* Rows asked for this many gathers ahead (official_features_prefetch). */
+#define OFFICIAL_PREFETCH_AHEAD 8
 
 /* GAT (melon_official_gat.c): forward of both sides over their sampled
  * nodes (gathering the features), and the backward from the sides'

@@ -42,6 +42,17 @@ void official_features_gather(const official_features *f,
     }
 }
 
+void official_features_prefetch(const official_features *f,
+                                const melon_model *m, int side, int32_t id) {
+    for (int a = 0; a < f->n_tables[side]; a++) {
+        const melon_tensor *t = &m->tensor[f->table[side][a]];
+        const char *row = (const char *)(t->value + (size_t)id * t->cols);
+        size_t bytes = (size_t)t->cols * sizeof(float);
+        for (size_t at = 0; at < bytes; at += 64) __builtin_prefetch(row + at);
+        __builtin_prefetch(row + bytes - 1);
+    }
+}
+
 static int side_init(official_side *s, int32_t table_rows, int cap_nodes,
                      int max_edge, int d_node, int d, melon_err *err) {
     memset(s, 0, sizeof *s);
@@ -360,11 +371,21 @@ void official_call_sample(official_call *c, const melon_history *history,
     for (int s = 0; s < OFFICIAL_SIDES; s++) {
         official_side *side = &c->side[s];
         int edges = 0;
+        const melon_adjacency *lists =
+            s == OFFICIAL_USER ? history->user_items : history->item_users;
         for (int j = 0; j < side->n_nodes; j++) {
+            /* the lists of nodes ahead are asked for early: their headers,
+             * then the newest edge (which answers melon_history_sample's
+             * first probe) */
+            if (j + 2 * OFFICIAL_PREFETCH_AHEAD < side->n_nodes)
+                __builtin_prefetch(&lists[side->node_id[j + 2 * OFFICIAL_PREFETCH_AHEAD]]);
+            if (j + OFFICIAL_PREFETCH_AHEAD < side->n_nodes) {
+                const melon_adjacency *ahead =
+                    &lists[side->node_id[j + OFFICIAL_PREFETCH_AHEAD]];
+                if (ahead->len > 0) __builtin_prefetch(&ahead->pos[ahead->len - 1]);
+            }
             int32_t id = side->node_id[j];
-            const melon_adjacency *adj = s == OFFICIAL_USER
-                                             ? &history->user_items[id]
-                                             : &history->item_users[id];
+            const melon_adjacency *adj = &lists[id];
             side->edge_begin[j] = edges;
             edges += melon_history_sample(adj, before, c->max_edge,
                                           c->neighbors, rng,

@@ -85,12 +85,21 @@ static void forward_block(official_call *c, const official_params *p, int s,
     int n = j1 - j0, dn = c->dims.d_node, d = c->dims.d;
     if (n <= 0) return;
     const melon_model *m = c->model;
-    for (int j = j0; j < j1; j++)
+    for (int j = j0; j < j1; j++) {
+        if (j + OFFICIAL_PREFETCH_AHEAD < j1)
+            official_features_prefetch(&c->features, m, s,
+                                       side->node_id[j + OFFICIAL_PREFETCH_AHEAD]);
         official_features_gather(&c->features, m, s, side->node_id[j],
                                  side->self + (size_t)j * dn);
-    for (int e = side->edge_begin[j0]; e < side->edge_begin[j1]; e++)
+    }
+    int e1 = side->edge_begin[j1];
+    for (int e = side->edge_begin[j0]; e < e1; e++) {
+        if (e + OFFICIAL_PREFETCH_AHEAD < e1)
+            official_features_prefetch(&c->features, m, 1 - s,
+                                       side->edge_id[e + OFFICIAL_PREFETCH_AHEAD]);
         official_features_gather(&c->features, m, 1 - s, side->edge_id[e],
                                  side->nb + (size_t)e * dn);
+    }
     const float *att = p->value[OB_GAT(s, OB_ATT)];
     for (int j = j0; j < j1; j++) attend(side, j, dn, att, att + dn);
     /* cat = [ReLU(S e + s); ReLU(N mu + n)] */
