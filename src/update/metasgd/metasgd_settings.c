@@ -11,7 +11,7 @@ static const melon_setting settings[] = {
      .help = "MetaSGD: lower end of the uniform init of alpha"},
     {.name = "metasgd-alpha-high", .type = MELON_SETTING_FLOAT, .offset = AT(alpha_high),
      .metavar = "A", .def = 0.1, .min = -10, .max = 10,
-     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 1e-3, .tune_high = 0.1,
+     .flags = MELON_SETTING_TUNABLE | MELON_SETTING_LOG, .tune_low = 0.005, .tune_high = 0.1,
      .help = "MetaSGD: upper end of the uniform init of alpha"},
     {.name = "metasgd-meta-lr", .type = MELON_SETTING_FLOAT, .offset = AT(meta_lr),
      .metavar = "LR", .def = 1e-3, .min = 0, .max = 10,
