@@ -30,7 +30,7 @@
 #include "melon/stats.h"
 #include "melon/stream.h"
 
-#include "update/s2meta_sml_math.h"
+#include "nn/vmath.h"
 
 #include <math.h>
 #include <omp.h>
@@ -192,7 +192,7 @@ static void floor_s2meta_batch(int n, int H, float *in, float *out) {
             float scale = 0.5f + 0.01f * (float)j;
             float *restrict o = out + (size_t)j * n;
 #pragma omp simd
-            for (int r = r0; r < r1; r++) o[r] = fm_sigmoid(scale * in[r]);
+            for (int r = r0; r < r1; r++) o[r] = vm_sigmoid(scale * in[r]);
         }
     }
 }

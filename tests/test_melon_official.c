@@ -1,7 +1,5 @@
 /* The official MeLON strategy (update-strategies.md A.3-A.6) beyond its
  * meta-gradient (test_melon_official_grad.c):
- *   - the vectorised exp / log / sigmoid (single and paired) / rho against
- *     libm;
  *   - the fused trial update equals the spec's formulas computed naively in
  *     double (both rho branches, BPR-MF and NCF, realistic magnitudes);
  *   - a meta step restores Theta_t exactly and moves the meta-parameters;
@@ -16,50 +14,8 @@
  *   - bad settings. */
 #include "test_melon_official_fixture.h"
 
-#include "update/melon_official/melon_official_math.h"
-
 #include <float.h>
 #include <omp.h>
-
-static void fast_math_matches_libm(void **state) {
-    (void)state;
-    double worst_exp = 0, worst_log = 0, worst_sig = 0;
-    for (int k = 0; k <= 200000; k++) {
-        float x = -87.0f + 175.0f * (float)k / 200000.0f;
-        double want = exp((double)x);
-        worst_exp = fmax(worst_exp, fabs(om_exp(x) - want) / want);
-        float s = -40.0f + 80.0f * (float)k / 200000.0f;
-        double sw = 1.0 / (1.0 + exp(-(double)s));
-        worst_sig = fmax(worst_sig, fabs(om_sigmoid(s) - sw) / sw);
-        float other = 17.0f - 0.7f * s, pair_f, pair_i;
-        om_sigmoid2(s, other, &pair_f, &pair_i);
-        double ow = 1.0 / (1.0 + exp(-(double)other));
-        worst_sig = fmax(worst_sig, fabs(pair_f - sw) / sw);
-        worst_sig = fmax(worst_sig, fabs(pair_i - ow) / ow);
-        /* beyond +-40 the argument is clamped: within 5e-18 of 0 or 1 */
-        float far = 40.0f + (float)k;
-        assert_true(om_sigmoid(-far) < 5e-18f && om_sigmoid(far) == 1.0f);
-        om_sigmoid2(-far, far, &pair_f, &pair_i);
-        assert_true(pair_f < 5e-18f && pair_i == 1.0f);
-        float y = ldexpf(1.0f + (float)(k % 1000) / 1000.0f, k % 250 - 125);
-        worst_log = fmax(worst_log, fabs(om_log(y) - log((double)y)) /
-                                        fmax(1.0, fabs(log((double)y))));
-    }
-    print_message("exp %.2e, log %.2e, sigmoid %.2e (relative)\n", worst_exp,
-                  worst_log, worst_sig);
-    assert_true(worst_exp < 5e-7);
-    assert_true(worst_log < 5e-7);
-    assert_true(worst_sig < 5e-7);
-    /* rho: both branches, both signs, and zero */
-    const float xs[] = {0.0f, 1e-7f, -3e-5f, 4.6e-5f, -0.02f, 3.0f, -250.0f};
-    for (size_t k = 0; k < sizeof xs / sizeof xs[0]; k++) {
-        float r1, r2, w1, w2;
-        om_rho(xs[k], &r1, &r2);
-        melon_preprocess(xs[k], 1e-8f, &w1, &w2);
-        assert_close(r1, w1, 1e-6);
-        assert_close(r2, w2, 1e-6 * fmax(1.0, fabs(w2)));
-    }
-}
 
 /* Scales every model value by `factor` (realistic magnitudes from the
  * fixture's large ones). */
@@ -570,7 +526,6 @@ static void bad_settings_are_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fast_math_matches_libm),
         cmocka_unit_test(trial_update_matches_reference),
         cmocka_unit_test(meta_step_restores_theta),
         cmocka_unit_test(leaky_trial_keeps_support_only_rows),

@@ -49,6 +49,7 @@ static inline float melon_sigmoid(float x) {
 #define MELON_PREPROCESS_P 10.0f
 #define MELON_PREPROCESS_MIN 4.5399929762484854e-05f /* e^-10 */
 #define MELON_PREPROCESS_SCALE 22026.465794806718f  /* e^10 */
+#define MELON_PREPROCESS_EPS 1e-8f /* eps of MeLON's reference code */
 static inline void melon_preprocess(float x, float eps, float *rho1,
                                     float *rho2) {
     float ax = fabsf(x);

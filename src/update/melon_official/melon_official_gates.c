@@ -25,7 +25,7 @@
  * tables are read once per block and the block's sums stay in cache. */
 #include "melon_official.h"
 
-#include "melon_official_math.h"
+#include "nn/vmath.h"
 
 #include <float.h>
 #include <math.h>
@@ -41,7 +41,7 @@ static void log_table(int n, const float *x, float scale, float *log_abs,
         float ax = fabsf(x[a]);
         float nonzero = ax > 0.0f ? 1.0f : 0.0f;
         float safe = ax > FLT_MIN ? ax : FLT_MIN;
-        log_abs[a] = nonzero * om_log(safe);
+        log_abs[a] = nonzero * vm_log(safe);
         inv[a] = nonzero * (scale / safe);
     }
 }
@@ -55,7 +55,7 @@ static void dense_logs_of_pair(official_call *c, int q) {
         if (t->kind != MELON_DENSE) continue;
         official_dense_logs *l = &c->logs[k];
         size_t e0 = (size_t)q * t->rows, h0 = (size_t)q * t->cols;
-        log_table(t->rows, g->slot[k] + e0, OM_RHO_EPS, l->e_log + e0,
+        log_table(t->rows, g->slot[k] + e0, MELON_PREPROCESS_EPS, l->e_log + e0,
                   l->e_inv + e0);
         log_table(t->cols, g->input[k] + h0, 1.0f, l->h_log + h0,
                   l->h_inv + h0);
@@ -108,14 +108,14 @@ void official_call_gates(official_call *c, const official_params *p) {
         }
         c->base_F[q] = (float)eta_F;
         c->base_I[q] = (float)eta_I;
-        c->forget_zero[q] = om_sigmoid(c->base_F[q] - c->u_F[2]);
+        c->forget_zero[q] = vm_sigmoid(c->base_F[q] - c->u_F[2]);
     }
 }
 
 float official_input_gate(const official_call *c, int q, float g) {
     float r1, r2;
-    om_rho(g, &r1, &r2);
-    return om_sigmoid(c->base_I[q] + c->u_I[2] * r1 + c->u_I[3] * r2);
+    vm_preprocess(g, MELON_PREPROCESS_EPS, &r1, &r2);
+    return vm_sigmoid(c->base_I[q] + c->u_I[2] * r1 + c->u_I[3] * r2);
 }
 
 static long task_size(const official_call *c, int task) {
@@ -155,10 +155,10 @@ static void table_proposals(official_call *c, int k, int q) {
 #pragma omp simd
     for (int a = 0; a < cols; a++) {
         float r1, r2, sf, si;
-        om_rho(g[a], &r1, &r2);
-        om_sigmoid2(OM_FMA(uF3, r2, OM_FMA(uF2, r1, bF)),
-                    OM_FMA(uI3, r2, OM_FMA(uI2, r1, bI)), &sf, &si);
-        prop[a] = OM_FMA(sf, th[a], -si * g[a]);
+        vm_preprocess(g[a], MELON_PREPROCESS_EPS, &r1, &r2);
+        vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
+                    VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
+        prop[a] = VM_FMA(sf, th[a], -si * g[a]);
     }
 }
 
@@ -219,10 +219,10 @@ static void dense_block_forward(const official_call *c, melon_model *m,
 #pragma omp simd
             for (int b = 0; b < cols; b++) {
                 float g = ea * h[b], r1, r2, sf, si;
-                om_rho_of_log(g, OM_FMA(ia, hi[b], la + hl[b]), &r1, &r2);
-                om_sigmoid2(OM_FMA(uF3, r2, OM_FMA(uF2, r1, bF)),
-                            OM_FMA(uI3, r2, OM_FMA(uI2, r1, bI)), &sf, &si);
-                row[b] = OM_FMA(sf, th[b], OM_FMA(-si, g, row[b]));
+                vm_preprocess_of_log(g, VM_FMA(ia, hi[b], la + hl[b]), &r1, &r2);
+                vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
+                            VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
+                row[b] = VM_FMA(sf, th[b], VM_FMA(-si, g, row[b]));
             }
         }
     }

@@ -21,7 +21,7 @@
  * order, so the result depends only on the thread count. */
 #include "melon_official.h"
 
-#include "melon_official_math.h"
+#include "nn/vmath.h"
 
 #include <math.h>
 #include <omp.h>
@@ -46,18 +46,18 @@ static void table_pair_backward(const official_call *c, int k, int q,
 #pragma omp simd reduction(+ : sF, sF1, sF2, sI, sI1, sI2)
     for (int a = 0; a < cols; a++) {
         float r1, r2, sf, si;
-        om_rho(g[a], &r1, &r2);
-        om_sigmoid2(OM_FMA(uF3, r2, OM_FMA(uF2, r1, bF)),
-                    OM_FMA(uI3, r2, OM_FMA(uI2, r1, bI)), &sf, &si);
+        vm_preprocess(g[a], MELON_PREPROCESS_EPS, &r1, &r2);
+        vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
+                    VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
         float c_hat = Grow[a] * scale;
         float dF = c_hat * th[a] * sf * (1.0f - sf);
         float dI = -c_hat * g[a] * si * (1.0f - si);
         sF += dF;
-        sF1 = OM_FMA(dF, r1, sF1);
-        sF2 = OM_FMA(dF, r2, sF2);
+        sF1 = VM_FMA(dF, r1, sF1);
+        sF2 = VM_FMA(dF, r2, sF2);
         sI += dI;
-        sI1 = OM_FMA(dI, r1, sI1);
-        sI2 = OM_FMA(dI, r2, sI2);
+        sI1 = VM_FMA(dI, r1, sI1);
+        sI2 = VM_FMA(dI, r2, sI2);
     }
     ps[PS_F] += sF;
     ps[PS_F1] += sF1;
@@ -125,17 +125,17 @@ static void dense_block_backward(const official_call *c,
 #pragma omp simd reduction(+ : sF, sF1, sF2, sI, sI1, sI2)
             for (int b = 0; b < cols; b++) {
                 float g = ea * h[b], r1, r2, sf, si;
-                om_rho_of_log(g, OM_FMA(ia, hi[b], la + hl[b]), &r1, &r2);
-                om_sigmoid2(OM_FMA(uF3, r2, OM_FMA(uF2, r1, bF)),
-                            OM_FMA(uI3, r2, OM_FMA(uI2, r1, bI)), &sf, &si);
+                vm_preprocess_of_log(g, VM_FMA(ia, hi[b], la + hl[b]), &r1, &r2);
+                vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
+                            VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
                 float dF = ct[b] * sf * (1.0f - sf);
                 float dI = -ch[b] * g * si * (1.0f - si);
                 sF += dF;
-                sF1 = OM_FMA(dF, r1, sF1);
-                sF2 = OM_FMA(dF, r2, sF2);
+                sF1 = VM_FMA(dF, r1, sF1);
+                sF2 = VM_FMA(dF, r2, sF2);
                 sI += dI;
-                sI1 = OM_FMA(dI, r1, sI1);
-                sI2 = OM_FMA(dI, r2, sI2);
+                sI1 = VM_FMA(dI, r1, sI1);
+                sI2 = VM_FMA(dI, r2, sI2);
             }
             qF += sF;
             qF1 += sF1;

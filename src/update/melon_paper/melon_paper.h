@@ -40,7 +40,6 @@
 #define PAPER_MAX_ROLE_LAYERS 8
 #define PAPER_MAX_ROLE_INPUTS 6    /* [theta or rho(theta), rho(L), rho(g)],
                                       Eq. 11 */
-#define PAPER_PREPROCESS_EPS 1e-8f
 
 /* ---------------------------------------------------------------------- */
 /* Meta-parameters psi. */
@@ -210,11 +209,6 @@ void paper_role_rates(const role_net *net, pair_block *b, role_scratch *ws,
 void paper_role_backward(const role_net *net, pair_block *b,
                          role_scratch *ws, role_grad *g, double *d_eta,
                          const float *rate, const uint32_t *mask);
-
-/* The kernels' exp and log, one lane (relative error below 1e-7 over the
- * ranges used; test_melon_paper_update checks it). */
-float paper_expf(float x);
-float paper_logf(float x);
 
 /* ---------------------------------------------------------------------- */
 /* A call and its pairs. */

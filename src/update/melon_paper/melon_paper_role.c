@@ -30,7 +30,7 @@
 #endif
 #include "melon_paper.h"
 
-#include "nn/nn.h"
+#include "nn/vmath.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,17 +70,6 @@ static inline float vsum(vf v) {
     return s;
 }
 
-/* ---- exp, log, sigmoid and the preprocessing on whole vectors, written
- * branch-free (selects by bit masks) so every lane runs the same code */
-
-#if defined(__clang__)
-#define UNROLL _Pragma("unroll")
-#elif defined(__GNUC__)
-#define UNROLL _Pragma("GCC unroll 32")
-#else
-#define UNROLL
-#endif
-
 static inline vi vsplati(int32_t x) {
     vi v = {0};
     return v + x;
@@ -90,69 +79,27 @@ static inline vf vselect(vi m, vf a, vf b) {
     return (vf)(((vi)a & m) | ((vi)b & ~m));
 }
 
-#define LOG2E 1.44269504088896341f
-#define LN2_HI 0.693145751953125f
-#define LN2_LO 1.42860682030941723212e-6f
+#if defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define UNROLL _Pragma("GCC unroll 32")
+#else
+#define UNROLL
+#endif
 
-/* e^x = 2^n e^r with n = round(x / ln 2), |r| <= ln(2)/2, e^r by its
- * Taylor series to degree 7 (truncation < 1e-8 relative); x is clamped to
- * [-87, 88]. */
-static inline vf vexp(vf x) {
-    x = vselect(x < vsplat(-87.0f), vsplat(-87.0f), x);
-    x = vselect(x > vsplat(88.0f), vsplat(88.0f), x);
-    vf y = x * LOG2E + 0.5f;
-    vi n = __builtin_convertvector(y, vi);             /* toward zero */
-    n += (vi)(__builtin_convertvector(n, vf) > y);      /* floor: -1 */
-    vf fn = __builtin_convertvector(n, vf);
-    vf r = x - fn * LN2_HI;
-    r = r - fn * LN2_LO;
-    vf p = vsplat(1.0f / 5040.0f);
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    return p * (vf)((n + 127) << 23);
+/* ---- the rate's sigmoid (Eq. 12) and rho (Eq. 11) over a block, with
+ * the vector-math layer of src/nn */
+
+static void sigmoid_block(float *rate, const float *pre) {
+#pragma omp simd
+    for (int q = 0; q < P; q++) rate[q] = vm_sigmoid(pre[q]);
 }
 
-/* log x for positive normal x: x = 2^e m with m in [sqrt(1/2), sqrt(2)),
- * log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, by its series to
- * s^9 (truncation < 1e-9). */
-static inline vf vlog(vf x) {
-    vi u = (vi)x;
-    vi e = ((u >> 23) & 0xff) - 127;
-    vf m = (vf)((u & 0x007fffff) | 0x3f800000);
-    vi above = m > vsplat(1.41421356f);
-    m = vselect(above, m * 0.5f, m);
-    e -= above;                                  /* above is -1 where set */
-    vf f = m - 1.0f;
-    vf s = f / (f + 2.0f);
-    vf s2 = s * s;
-    vf poly = s2 * (1.0f / 9.0f) + 1.0f / 7.0f;
-    poly = poly * s2 + 1.0f / 5.0f;
-    poly = poly * s2 + 1.0f / 3.0f;
-    poly = poly * s2 + 1.0f;
-    vf fe = __builtin_convertvector(e, vf);
-    return fe * LN2_HI + (fe * LN2_LO + 2.0f * s * poly);
+static void preprocess_block(const float *x, float *rho1, float *rho2) {
+#pragma omp simd
+    for (int q = 0; q < P; q++)
+        vm_preprocess(x[q], MELON_PREPROCESS_EPS, &rho1[q], &rho2[q]);
 }
-
-static inline vf vsigmoid(vf s) { return 1.0f / (1.0f + vexp(-s)); }
-
-/* rho of nn.h (update-strategies.md section 0), p = 10, eps 1e-8. */
-static inline void vpreprocess(vf x, vf *rho1, vf *rho2) {
-    vf ax = (vf)((vi)x & vsplati(0x7fffffff));
-    vf l = vlog(ax + PAPER_PREPROCESS_EPS) / MELON_PREPROCESS_P;
-    vf sign = vselect(x > vsplat(0.0f), vsplat(1.0f), vsplat(0.0f)) -
-              vselect(x < vsplat(0.0f), vsplat(1.0f), vsplat(0.0f));
-    vi big = ax >= vsplat(MELON_PREPROCESS_MIN);
-    *rho1 = vselect(big, l, vsplat(-1.0f));
-    *rho2 = vselect(big, sign, x * MELON_PREPROCESS_SCALE);
-}
-
-float paper_expf(float x) { return vexp(vsplat(x))[0]; }
-float paper_logf(float x) { return vlog(vsplat(x))[0]; }
 
 /* ---- set-up */
 
@@ -349,17 +296,8 @@ hidden_forward(const float *w, const float *bias, const float *zin,
 static inline __attribute__((always_inline)) void
 role_inputs(const pair_block *b, role_scratch *ws, const float **x,
             const int NI) {
-    for (int c = 0; c < CHUNKS; c++) {
-        vf r1, r2;
-        vpreprocess(vload(b->in_g + c * LANES), &r1, &r2);
-        vstore(ws->rho1 + c * LANES, r1);
-        vstore(ws->rho2 + c * LANES, r2);
-        if (NI == 6) {
-            vpreprocess(vload(b->theta + c * LANES), &r1, &r2);
-            vstore(ws->theta1 + c * LANES, r1);
-            vstore(ws->theta2 + c * LANES, r2);
-        }
-    }
+    preprocess_block(b->in_g, ws->rho1, ws->rho2);
+    if (NI == 6) preprocess_block(b->theta, ws->theta1, ws->theta2);
     int i = 0;
     if (NI == 6) {
         x[i++] = ws->theta1;
@@ -421,8 +359,7 @@ rates_impl(const role_net *net, pair_block *b, role_scratch *ws, const int W,
            const int NI) {
     const float *x[PAPER_MAX_ROLE_INPUTS];
     role_forward(net, b, ws, x, W, NI);
-    for (int c = 0; c < CHUNKS; c++)
-        vstore(b->rate + c * LANES, vsigmoid(vload(ws->delta + c * LANES)));
+    sigmoid_block(b->rate, ws->delta);
 }
 
 /* ---- backward */
@@ -578,8 +515,7 @@ backward_impl(const role_net *net, pair_block *b, role_scratch *ws,
         }
     } else {
         role_forward(net, b, ws, x, W, NI);
-        for (int c = 0; c < CHUNKS; c++)
-            vstore(b->rate + c * LANES, vsigmoid(vload(ws->delta + c * LANES)));
+        sigmoid_block(b->rate, ws->delta);
         rate_backward(b, ws, g, d_eta);
         const float *z = ws->z + (size_t)top * W * P;
         for (int k = 0; k < W; k++)
@@ -679,8 +615,7 @@ void paper_role_rates(const role_net *net, pair_block *b, role_scratch *ws,
                       float *rate_out, uint32_t *mask_out) {
     pad_block(b);
     if (!net->w_theta) {
-        for (int c = 0; c < CHUNKS; c++)
-            vstore(b->rate + c * LANES, vsigmoid(vload(b->eta + c * LANES)));
+        sigmoid_block(b->rate, b->eta);
         return;
     }
     switch (net->width) {
@@ -703,8 +638,7 @@ void paper_role_backward(const role_net *net, pair_block *b,
                          const float *rate, const uint32_t *mask) {
     pad_block(b);
     if (!net->w_theta) {
-        for (int c = 0; c < CHUNKS; c++)
-            vstore(b->rate + c * LANES, vsigmoid(vload(b->eta + c * LANES)));
+        sigmoid_block(b->rate, b->eta);
         rate_backward(b, ws, g, d_eta);
         fold_if_due(g);
         return;

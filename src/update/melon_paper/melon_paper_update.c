@@ -34,12 +34,12 @@ void paper_prepare_call(paper_state *st, paper_call *c, melon_context *ctx,
     c->batch_inputs = !p->has_interaction && mc->p_inputs == MELON_P_INPUTS_BATCH;
     if (c->batch_inputs) {
         float r1, r2;
-        melon_preprocess((float)melon_mean_loss(slots), PAPER_PREPROCESS_EPS,
+        melon_preprocess((float)melon_mean_loss(slots), MELON_PREPROCESS_EPS,
                          &r1, &r2);
         for (int r = 0; r < n; r++) st->lrho1[r] = r1, st->lrho2[r] = r2;
     } else {
         for (int r = 0; r < n; r++)
-            melon_preprocess(slots->loss[r], PAPER_PREPROCESS_EPS,
+            melon_preprocess(slots->loss[r], MELON_PREPROCESS_EPS,
                              &st->lrho1[r], &st->lrho2[r]);
     }
     c->lrho1 = st->lrho1;

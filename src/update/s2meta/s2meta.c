@@ -14,7 +14,7 @@
  * are always computed whole. */
 #include "s2meta.h"
 
-#include "update/s2meta_sml_math.h"
+#include "nn/vmath.h"
 
 #include <math.h>
 #include <omp.h>
@@ -28,7 +28,7 @@
 
 static float loss_rho1(double loss) {
     float rho1, rho2;
-    fm_preprocess((float)loss, S2META_RHO_EPS, &rho1, &rho2);
+    vm_preprocess((float)loss, S2META_RHO_EPS, &rho1, &rho2);
     return rho1;
 }
 

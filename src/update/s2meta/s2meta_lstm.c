@@ -4,7 +4,7 @@
 #include "s2meta_lstm.h"
 
 #include "nn/nn.h"
-#include "update/s2meta_sml_math.h"
+#include "nn/vmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -150,7 +150,7 @@ norm_heads_block(const s2meta_layout *l, const float *p, size_t ld,
     }
 #pragma omp simd
     for (int r = 0; r < m; r++) {
-        float lr = fm_sigmoid(s_lr[r]), fg = fm_sigmoid(s_fg[r]);
+        float lr = vm_sigmoid(s_lr[r]), fg = vm_sigmoid(s_fg[r]);
         a->mean[r0 + r] = mu[r];
         a->rstd[r0 + r] = rs[r];
         a->lr[r0 + r] = lr;
@@ -172,8 +172,8 @@ void s2meta_lstm_forward(const s2meta_layout *l, const float *p, int n,
         float g = a->grad[r];
         g = g < -1.0f ? -1.0f : (g > 1.0f ? 1.0f : g);
         a->grad[r] = g;
-        fm_preprocess(g, S2META_RHO_EPS, &x0[r], &x1[r]);
-        fm_preprocess(a->theta[r], S2META_RHO_EPS, &x2[r], &x3[r]);
+        vm_preprocess(g, S2META_RHO_EPS, &x0[r], &x1[r]);
+        vm_preprocess(a->theta[r], S2META_RHO_EPS, &x2[r], &x3[r]);
         x4[r] = loss_rho1;
     }
     /* gate biases; with the shared state W_hh h0 is one more bias */
@@ -204,7 +204,7 @@ void s2meta_lstm_forward(const s2meta_layout *l, const float *p, int n,
             for (int r = 0; r < n; r++) {
                 float v = b + w0 * r0[r] + w1 * r1[r] + w2 * r2[r] + w3 * r3[r] +
                           w4 * r4[r];
-                z[r] = scale * fm_sigmoid(scale * v) - shift;
+                z[r] = scale * vm_sigmoid(scale * v) - shift;
             }
         }
     } else {
@@ -218,7 +218,7 @@ void s2meta_lstm_forward(const s2meta_layout *l, const float *p, int n,
             float *restrict z = a->gates + (size_t)j * ld;
 #pragma omp simd
             for (int r = 0; r < n; r++)
-                z[r] = scale * fm_sigmoid(scale * (z[r] + b)) - shift;
+                z[r] = scale * vm_sigmoid(scale * (z[r] + b)) - shift;
         }
     }
     /* c' = f c + i tanh(c^), h' = o tanh(c') (h' kept in y for now), and
@@ -241,7 +241,7 @@ void s2meta_lstm_forward(const s2meta_layout *l, const float *p, int n,
 #pragma omp simd
         for (int r = 0; r < n; r++) {
             cell[r] = zf[r] * c_in[r] + zi[r] * zg[r];
-            tc[r] = fm_tanh(cell[r]);
+            tc[r] = vm_tanh(cell[r]);
             h[r] = zo[r] * tc[r];
             mean[r] += h[r];
         }

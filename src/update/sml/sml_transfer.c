@@ -3,7 +3,7 @@
 #include "sml_transfer.h"
 
 #include "nn/nn.h"
-#include "update/s2meta_sml_math.h"
+#include "nn/vmath.h"
 
 #include <math.h>
 #include <omp.h>
@@ -90,7 +90,7 @@ static void conv_forward_row(const sml_net *net, const float *w, const float *w_
 #pragma omp simd
         for (int k = 0; k < d; k++) {
             a[k] = k0 * h[k] + k1 * h[d + k] + k2 * h[2 * d + k] + bias;
-            z[k] = fm_gelu(a[k]);
+            z[k] = vm_gelu(a[k]);
         }
     }
     /* each output summed in a register over the 10 input channels */
@@ -102,7 +102,7 @@ static void conv_forward_row(const sml_net *net, const float *w, const float *w_
             float acc = b2[c2];
             for (int c = 0; c < SML_CONV1; c++) acc += k2[c] * z1[(size_t)c * d + k];
             a[k] = acc;
-            z[k] = fm_gelu(acc);
+            z[k] = vm_gelu(acc);
         }
     }
 }
@@ -126,7 +126,7 @@ void sml_transfer_forward(const sml_net *net, int R, const float *w_prev,
 #pragma omp simd
         for (int j = 0; j < hd; j++) {
             a3[j] += p1[j];
-            z3[j] = fm_gelu(a3[j]);
+            z3[j] = vm_gelu(a3[j]);
         }
     }
     melon_linear_forward(R, hd, d, a->z3, hd, net->w[SML_F2], hd, out, d);
@@ -149,7 +149,7 @@ static void conv_backward_row(const sml_net *net, const float *h, const float *a
         float *g = d2 + (size_t)c2 * d;
         const float *a = a2 + (size_t)c2 * d;
 #pragma omp simd
-        for (int k = 0; k < d; k++) g[k] *= fm_gelu_grad(a[k]);
+        for (int k = 0; k < d; k++) g[k] *= vm_gelu_grad(a[k]);
     }
     for (int c = 0; c < SML_CONV1; c++) {
         float *restrict g = d1 + (size_t)c * d;
@@ -159,7 +159,7 @@ static void conv_backward_row(const sml_net *net, const float *h, const float *a
             float acc = 0.0f;
             for (int c2 = 0; c2 < SML_CONV2; c2++)
                 acc += K2[c2 * SML_CONV1 + c] * d2[(size_t)c2 * d + k];
-            g[k] = acc * fm_gelu_grad(a[k]);
+            g[k] = acc * vm_gelu_grad(a[k]);
         }
         if (weights)
             for (int c2 = 0; c2 < SML_CONV2; c2++) {
@@ -220,7 +220,7 @@ void sml_transfer_backward(sml_net *net, int R, sml_acts *a,
         float *g = a->d3 + (size_t)r * hd;
         const float *a3 = a->a3 + (size_t)r * hd;
 #pragma omp simd
-        for (int j = 0; j < hd; j++) g[j] *= fm_gelu_grad(a3[j]);
+        for (int j = 0; j < hd; j++) g[j] *= vm_gelu_grad(a3[j]);
     }
     if (weights) {
         melon_linear_backward_weight(R, wide, hd, a->d3, hd, a->z2, wide, 1.0f,
