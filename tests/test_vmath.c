@@ -34,6 +34,9 @@ static void exp_and_log_match_libm(void **state) {
     assert_true(vm_exp(100.0f) == vm_exp(88.0f) && isfinite(vm_exp(100.0f)));
     assert_true(vm_exp(-100.0f) == vm_exp(-87.0f) && vm_exp(-100.0f) >= FLT_MIN);
     assert_true(vm_exp(0.0f) == 1.0f && vm_log(1.0f) == 0.0f);
+    /* a NaN stays a NaN */
+    assert_true(isnan(vm_exp(NAN)) && isnan(vm_exp_in_range(NAN)));
+    assert_true(isnan(vm_sigmoid(NAN)) && isnan(vm_tanh(NAN)));
 }
 
 static void activations_match_libm(void **state) {

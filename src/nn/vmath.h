@@ -52,9 +52,10 @@ static inline int32_t vm_to_bits(float f) {
 /* e^x for x in [-87, 88] (the caller's range; no clamp). */
 static inline float vm_exp_in_range(float x) {
     float y = VM_FMA(x, VM_LOG2E, 0.5f);
-    int32_t n = (int32_t)y;        /* toward zero */
-    n -= (float)n > y ? 1 : 0;     /* floor */
-    float fn = (float)n;
+    /* n = floor(y) as a float, by rounding through 1.5 * 2^23 (no float to
+     * int conversion, which a NaN x would make undefined) */
+    float fn = (y + 12582912.0f) - 12582912.0f;
+    fn -= fn > y ? 1.0f : 0.0f;
     float r = VM_FMA(fn, -VM_LN2_HI, x);
     r = VM_FMA(fn, -VM_LN2_LO, r);
     float p = 1.0f / 5040.0f;
@@ -65,7 +66,9 @@ static inline float vm_exp_in_range(float x) {
     p = VM_FMA(p, r, 0.5f);
     p = VM_FMA(p, r, 1.0f);
     p = VM_FMA(p, r, 1.0f);
-    return p * vm_from_bits((n + 127) << 23); /* n in [-126, 127] */
+    /* 2^n from n's bits in the low mantissa of fn + 1.5 * 2^23 */
+    uint32_t n = (uint32_t)vm_to_bits(fn + 12582912.0f) - 0x4B400000u;
+    return p * vm_from_bits((int32_t)((n + 127u) << 23)); /* n in [-126, 127] */
 }
 
 /* e^x for any x, clamped to [-87, 88]. */
@@ -82,7 +85,7 @@ static inline float vm_log(float x) {
     float m = vm_from_bits((bits & 0x007fffff) | 0x3f800000); /* [1, 2) */
     int above = m > 1.41421356f;
     m = above ? 0.5f * m : m;
-    e += above;
+    e = above ? e + 1 : e;
     float f = m - 1.0f;
     float s = f / (f + 2.0f);
     float s2 = s * s;
