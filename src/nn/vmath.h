@@ -16,7 +16,10 @@
  *   and the preprocessing rho of update-strategies.md section 0.
  *
  * Every a * b + c is written as VM_FMA, so results are fixed per build
- * whatever the compiler's contraction setting. */
+ * whatever the compiler's contraction setting. Two forms keep loops
+ * vectorisable: no float-to-int conversion (integers come from the low
+ * mantissa bits of x + 1.5 * 2^23) and carries as selects rather than
+ * sums of comparison results; either change left a loop scalar. */
 #ifndef MELON_VMATH_H
 #define MELON_VMATH_H
 
