@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates docs/results/paper/: every strategy on BPR-MF and NCF on the
 # three datasets of ../shared/data, 5 seeds, protocol defaults, then the
-# report with the paper's tables and figures. Default runs twice: with lazy
+# report with the paper's tables and figures, and the per-run result files
+# in docs/results/paper/runs/. Default runs twice: with lazy
 # Adam (melon's default) and with dense Adam (default-dense, as the paper's
 # code ran its baseline).
 #
@@ -31,3 +32,10 @@ strategies+=,melon-official=melon:--melon-variant=official
   --models bpr,ncf --strategies "$strategies" --seeds 1-5 --epochs 5 \
   --lr-matrix-batch 0 --jobs "$jobs" --results "$results"
 "$melon" report "$results" --out docs/results/paper
+# the per-run result files beside the report (not the learning-rate dumps,
+# about 280 MB a dataset), so that a later build can be checked run by run
+for dir in "$results"/*/; do
+  runs=docs/results/paper/runs/$(basename "$dir")
+  mkdir -p "$runs"
+  cp "$dir"*.json "$runs"/
+done
