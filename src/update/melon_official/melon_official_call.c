@@ -344,8 +344,8 @@ void official_call_index(official_call *c, const melon_triple *triples,
     /* the loss feature: rho of the call's mean loss (A.3 item 2) */
     double sum = 0.0;
     for (int r = 0; r < n; r++) sum += slots->loss[r];
-    melon_preprocess((float)(n ? sum / n : 0.0), MELON_PREPROCESS_EPS, &c->rho_loss[0],
-                     &c->rho_loss[1]);
+    melon_preprocess((float)(n ? sum / n : 0.0), MELON_PREPROCESS_EPS,
+                     &c->rho_loss[0], &c->rho_loss[1]);
     /* theta: the values every proposal starts from */
     for (int k = 0; k < m->n_tensors; k++) {
         const melon_tensor *t = &m->tensor[k];

@@ -55,8 +55,8 @@ static void dense_logs_of_pair(official_call *c, int q) {
         if (t->kind != MELON_DENSE) continue;
         official_dense_logs *l = &c->logs[k];
         size_t e0 = (size_t)q * t->rows, h0 = (size_t)q * t->cols;
-        log_table(t->rows, g->slot[k] + e0, MELON_PREPROCESS_EPS, l->e_log + e0,
-                  l->e_inv + e0);
+        log_table(t->rows, g->slot[k] + e0, MELON_PREPROCESS_EPS,
+                  l->e_log + e0, l->e_inv + e0);
         log_table(t->cols, g->input[k] + h0, 1.0f, l->h_log + h0,
                   l->h_inv + h0);
     }
@@ -157,7 +157,7 @@ static void table_proposals(official_call *c, int k, int q) {
         float r1, r2, sf, si;
         vm_preprocess(g[a], MELON_PREPROCESS_EPS, &r1, &r2);
         vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
-                    VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
+                        VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
         prop[a] = VM_FMA(sf, th[a], -si * g[a]);
     }
 }
@@ -219,9 +219,11 @@ static void dense_block_forward(const official_call *c, melon_model *m,
 #pragma omp simd
             for (int b = 0; b < cols; b++) {
                 float g = ea * h[b], r1, r2, sf, si;
-                vm_preprocess_of_log(g, VM_FMA(ia, hi[b], la + hl[b]), &r1, &r2);
+                vm_preprocess_of_log(g, VM_FMA(ia, hi[b], la + hl[b]), &r1,
+                                     &r2);
                 vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
-                            VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
+                                VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf,
+                                &si);
                 row[b] = VM_FMA(sf, th[b], VM_FMA(-si, g, row[b]));
             }
         }

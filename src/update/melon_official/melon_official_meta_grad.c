@@ -48,7 +48,7 @@ static void table_pair_backward(const official_call *c, int k, int q,
         float r1, r2, sf, si;
         vm_preprocess(g[a], MELON_PREPROCESS_EPS, &r1, &r2);
         vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
-                    VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
+                        VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
         float c_hat = Grow[a] * scale;
         float dF = c_hat * th[a] * sf * (1.0f - sf);
         float dI = -c_hat * g[a] * si * (1.0f - si);
@@ -125,9 +125,11 @@ static void dense_block_backward(const official_call *c,
 #pragma omp simd reduction(+ : sF, sF1, sF2, sI, sI1, sI2)
             for (int b = 0; b < cols; b++) {
                 float g = ea * h[b], r1, r2, sf, si;
-                vm_preprocess_of_log(g, VM_FMA(ia, hi[b], la + hl[b]), &r1, &r2);
+                vm_preprocess_of_log(g, VM_FMA(ia, hi[b], la + hl[b]), &r1,
+                                     &r2);
                 vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
-                            VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
+                                VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf,
+                                &si);
                 float dF = ct[b] * sf * (1.0f - sf);
                 float dI = -ch[b] * g * si * (1.0f - si);
                 sF += dF;
