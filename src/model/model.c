@@ -151,13 +151,15 @@ static int grow_tensor(melon_model *m, int k, int32_t rows, int draw,
         size_t cap = t->cap_rows > 0 ? (size_t)t->cap_rows : 16;
         while (cap < (size_t)rows) cap *= 2;
         if (cap > INT32_MAX) cap = INT32_MAX;
-        float *value = realloc(t->value, cap * (size_t)t->cols * sizeof(float));
+        /* room for cap rows; the new rows are filled below */
+        float *value = melon_grow_rows(t->value, (size_t)t->cols * sizeof(float),
+                                       (size_t)t->rows, (size_t)t->rows, cap, 0,
+                                       err);
         if (!value)
             return melon_fail(err, "model: out of memory growing '%s' to %zu "
                                    "rows", t->name, cap);
         t->value = value;
         t->cap_rows = (int)cap;
-        melon_advise_huge(value, cap * (size_t)t->cols * sizeof(float));
     }
     size_t old = (size_t)t->rows * (size_t)t->cols;
     size_t added = (size_t)(rows - t->rows) * (size_t)t->cols;

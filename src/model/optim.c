@@ -44,17 +44,20 @@ int melon_optimizer_grow(melon_optimizer *opt, const melon_model *model,
         if (size <= opt->size[k]) continue;
         if (size > opt->room[k]) {
             size_t room = (size_t)t->cap_rows * (size_t)t->cols;
-            float *m = realloc(opt->m[k], room * sizeof(float));
+            /* room for the table's capacity; the new part is zeroed below */
+            size_t used = opt->size[k];
+            float *m = melon_grow_rows(opt->m[k], sizeof(float), used, used, room,
+                                       0, err);
             if (m) opt->m[k] = m;
-            float *v = m ? realloc(opt->v[k], room * sizeof(float)) : NULL;
+            float *v = m ? melon_grow_rows(opt->v[k], sizeof(float), used, used,
+                                           room, 0, err)
+                         : NULL;
             if (v) opt->v[k] = v;
             if (!m || !v)
                 return melon_fail(err, "optimizer: out of memory growing the "
                                        "moments of '%s' to %d rows",
                                   t->name, t->rows);
             opt->room[k] = room;
-            melon_advise_huge(m, room * sizeof(float));
-            melon_advise_huge(v, room * sizeof(float));
         }
         memset(opt->m[k] + opt->size[k], 0, (size - opt->size[k]) * sizeof(float));
         memset(opt->v[k] + opt->size[k], 0, (size - opt->size[k]) * sizeof(float));
