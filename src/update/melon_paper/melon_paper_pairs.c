@@ -122,22 +122,24 @@ static inline void emit(emitter *em, float theta, float g, size_t dst) {
 }
 
 #ifdef VECTOR_EMIT
-/* A full block is flushed and the pairs past it move to the front. */
+/* A full block is flushed and the pairs past it (fewer than a vector)
+ * move to the front: one vector per array, inside the block's room. */
 static void spill(emitter *em) {
     pair_block *b = em->b;
     int extra = b->n - PAPER_BLOCK;
     b->n = PAPER_BLOCK;
     em->flush(b, em->arg);
-    size_t bytes = (size_t)extra * sizeof(float);
-    memmove(b->theta, b->theta + PAPER_BLOCK, bytes);
-    memmove(b->in_g, b->in_g + PAPER_BLOCK, bytes);
-    memmove(b->mult, b->mult + PAPER_BLOCK, bytes);
-    memmove(b->lrho1, b->lrho1 + PAPER_BLOCK, bytes);
-    memmove(b->lrho2, b->lrho2 + PAPER_BLOCK, bytes);
-    memmove(b->eta, b->eta + PAPER_BLOCK, bytes);
-    memmove(b->gc, b->gc + PAPER_BLOCK, bytes);
-    memmove(b->dst, b->dst + PAPER_BLOCK, bytes);
-    memmove(b->triple, b->triple + PAPER_BLOCK, bytes);
+#define MOVE_FRONT(a) _mm512_storeu_si512((a), _mm512_loadu_si512((a) + PAPER_BLOCK))
+    MOVE_FRONT(b->theta);
+    MOVE_FRONT(b->in_g);
+    MOVE_FRONT(b->mult);
+    MOVE_FRONT(b->lrho1);
+    MOVE_FRONT(b->lrho2);
+    MOVE_FRONT(b->eta);
+    MOVE_FRONT(b->gc);
+    MOVE_FRONT(b->dst);
+    MOVE_FRONT(b->triple);
+#undef MOVE_FRONT
     b->n = extra;
 }
 

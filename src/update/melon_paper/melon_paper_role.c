@@ -253,30 +253,33 @@ static void pad_block(pair_block *b) {
 
 /* ---- forward */
 
+/* Outputs computed together by a layer whose inputs stay in registers:
+ * with AVX-512's 32 vector registers, as many independent FMA chains as
+ * they leave room for beside the W inputs (two FMA pipes of latency 4 need
+ * 8 in flight); four otherwise. */
+#if defined(__AVX512F__)
+#define GROUP(W)                                                          \
+    ((W) <= 12 ? (W) : (W) % 10 == 0 && (W) <= 20 ? 10 : (W) <= 24 ? 8 : 4)
+#else
+#define GROUP(W) 4
+#endif
+
 /* zout = ReLU(w zin + bias) over the block, w [W][W]. */
 static inline __attribute__((always_inline)) void
 hidden_forward(const float *w, const float *bias, const float *zin,
                float *zout, const int W) {
     if (IN_REGISTERS(W) && W % 4 == 0) {
-        /* four outputs at a time: four independent chains of FMAs keep
-         * the FMA units busy where one chain would wait on its latency */
+        const int G = GROUP(W);
         for (int c = 0; c < CHUNKS; c++) {
             vf in[FIXED_MAX];
             UNROLL for (int j = 0; j < W; j++) in[j] = vload(zin + j * P + c * LANES);
-            for (int k = 0; k < W; k += 4) {
-                const float *w0 = w + k * W, *w1 = w0 + W, *w2 = w1 + W, *w3 = w2 + W;
-                vf a0 = vsplat(bias[k]), a1 = vsplat(bias[k + 1]);
-                vf a2 = vsplat(bias[k + 2]), a3 = vsplat(bias[k + 3]);
-                UNROLL for (int j = 0; j < W; j++) {
-                    a0 += in[j] * w0[j];
-                    a1 += in[j] * w1[j];
-                    a2 += in[j] * w2[j];
-                    a3 += in[j] * w3[j];
-                }
-                vstore(zout + k * P + c * LANES, vrelu(a0));
-                vstore(zout + (k + 1) * P + c * LANES, vrelu(a1));
-                vstore(zout + (k + 2) * P + c * LANES, vrelu(a2));
-                vstore(zout + (k + 3) * P + c * LANES, vrelu(a3));
+            for (int k = 0; k < W; k += G) {
+                vf a[FIXED_MAX];
+                UNROLL for (int q = 0; q < G; q++) a[q] = vsplat(bias[k + q]);
+                UNROLL for (int j = 0; j < W; j++)
+                    UNROLL for (int q = 0; q < G; q++) a[q] += in[j] * w[(k + q) * W + j];
+                UNROLL for (int q = 0; q < G; q++)
+                    vstore(zout + (k + q) * P + c * LANES, vrelu(a[q]));
             }
         }
         return;
@@ -391,38 +394,47 @@ static void rate_backward(pair_block *b, role_scratch *ws, role_grad *g,
     }
 }
 
-/* dW[k][j] += sum_p dz[k][p] zin[j][p], in 4 x 4 tiles of accumulators. */
+/* dW[k][j] += sum_p dz[k][p] zin[j][p], in tiles of 4 x TILE_J(W)
+ * accumulators: with AVX-512 the tile and the 4 + TJ operands of a chunk
+ * fit in its 32 vector registers, so every operand is loaded once per
+ * chunk. Each lane sums its pairs in the same order whatever the tile. */
+#if defined(__AVX512F__)
+#define TILE_J(W) ((W) % 5 == 0 ? 5 : 4)
+#else
+#define TILE_J(W) 2
+#endif
 static inline __attribute__((always_inline)) void
 weight_grad(role_grad *g, size_t w_off, const float *dz, const float *zin,
             const int W) {
+    float *restrict lanes = g->lanes + w_off * LANES;
     if (W % 4 == 0) {
-        /* 4 x 2 tiles: 8 accumulators and the 6 operands fit in 16
-         * registers, so every operand is loaded once per chunk */
+        const int TJ = TILE_J(W);
         for (int k0 = 0; k0 < W; k0 += 4)
-            for (int j0 = 0; j0 < W; j0 += 2) {
-                vf acc[4][2];
-                for (int a = 0; a < 4; a++)
-                    for (int q = 0; q < 2; q++)
-                        acc[a][q] = lane_get(g, w_off + (size_t)(k0 + a) * W + j0 + q);
+            for (int j0 = 0; j0 < W; j0 += TJ) {
+                vf acc[4][5] = {{{0}}};
+                UNROLL for (int a = 0; a < 4; a++)
+                    UNROLL for (int q = 0; q < TJ; q++)
+                        acc[a][q] = vload(lanes + ((size_t)(k0 + a) * W + j0 + q) * LANES);
                 for (int c = 0; c < CHUNKS; c++) {
-                    vf d[4], z[2];
-                    for (int a = 0; a < 4; a++) d[a] = vload(dz + (k0 + a) * P + c * LANES);
-                    for (int q = 0; q < 2; q++) z[q] = vload(zin + (j0 + q) * P + c * LANES);
-                    for (int a = 0; a < 4; a++)
-                        for (int q = 0; q < 2; q++) acc[a][q] += d[a] * z[q];
+                    vf d[4], z[5];
+                    UNROLL for (int a = 0; a < 4; a++) d[a] = vload(dz + (k0 + a) * P + c * LANES);
+                    UNROLL for (int q = 0; q < TJ; q++) z[q] = vload(zin + (j0 + q) * P + c * LANES);
+                    UNROLL for (int a = 0; a < 4; a++)
+                        UNROLL for (int q = 0; q < TJ; q++) acc[a][q] += d[a] * z[q];
                 }
-                for (int a = 0; a < 4; a++)
-                    for (int q = 0; q < 2; q++)
-                        lane_put(g, w_off + (size_t)(k0 + a) * W + j0 + q, acc[a][q]);
+                UNROLL for (int a = 0; a < 4; a++)
+                    UNROLL for (int q = 0; q < TJ; q++)
+                        vstore(lanes + ((size_t)(k0 + a) * W + j0 + q) * LANES, acc[a][q]);
             }
         return;
     }
     for (int k = 0; k < W; k++)
         for (int j = 0; j < W; j++) {
-            vf acc = lane_get(g, w_off + (size_t)k * W + j);
+            float *lane = lanes + ((size_t)k * W + j) * LANES;
+            vf acc = vload(lane);
             for (int c = 0; c < CHUNKS; c++)
                 acc += vload(dz + k * P + c * LANES) * vload(zin + j * P + c * LANES);
-            lane_put(g, w_off + (size_t)k * W + j, acc);
+            vstore(lane, acc);
         }
 }
 
@@ -470,17 +482,31 @@ input_grad(const float *w, const float *dz, const float *zin, float *dzin,
 static inline __attribute__((always_inline)) void
 first_grad(role_grad *g, const float *dz, const float *const *x, const int W,
            const int NI) {
-    for (int k = 0; k < W; k++) {
-        size_t off = g->w_off[0] + (size_t)k * NI;
-        vf acc[PAPER_MAX_ROLE_INPUTS], bias = lane_get(g, g->b_off[0] + k);
-        UNROLL for (int i = 0; i < NI; i++) acc[i] = lane_get(g, off + i);
-        for (int c = 0; c < CHUNKS; c++) {
-            vf d = vload(dz + k * P + c * LANES);
-            bias += d;
-            UNROLL for (int i = 0; i < NI; i++) acc[i] += d * vload(x[i] + c * LANES);
+    float *restrict lanes = g->lanes;
+    /* two units at a time: twice the independent chains, one load of
+     * each input per chunk for both */
+    const int K = W % 2 == 0 ? 2 : 1;
+    for (int k0 = 0; k0 < W; k0 += K) {
+        vf acc[2][PAPER_MAX_ROLE_INPUTS] = {{{0}}}, bias[2] = {{0}};
+        UNROLL for (int a = 0; a < K; a++) {
+            size_t off = g->w_off[0] + (size_t)(k0 + a) * NI;
+            bias[a] = vload(lanes + (g->b_off[0] + k0 + a) * LANES);
+            UNROLL for (int i = 0; i < NI; i++) acc[a][i] = vload(lanes + (off + i) * LANES);
         }
-        UNROLL for (int i = 0; i < NI; i++) lane_put(g, off + i, acc[i]);
-        lane_put(g, g->b_off[0] + k, bias);
+        for (int c = 0; c < CHUNKS; c++) {
+            vf in[PAPER_MAX_ROLE_INPUTS];
+            UNROLL for (int i = 0; i < NI; i++) in[i] = vload(x[i] + c * LANES);
+            UNROLL for (int a = 0; a < K; a++) {
+                vf d = vload(dz + (k0 + a) * P + c * LANES);
+                bias[a] += d;
+                UNROLL for (int i = 0; i < NI; i++) acc[a][i] += d * in[i];
+            }
+        }
+        UNROLL for (int a = 0; a < K; a++) {
+            size_t off = g->w_off[0] + (size_t)(k0 + a) * NI;
+            UNROLL for (int i = 0; i < NI; i++) vstore(lanes + (off + i) * LANES, acc[a][i]);
+            vstore(lanes + (g->b_off[0] + k0 + a) * LANES, bias[a]);
+        }
     }
 }
 
