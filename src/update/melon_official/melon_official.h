@@ -16,10 +16,13 @@
 #include "model/grad.h"
 #include "melon/history.h"
 #include "nn/meta_params.h"
+#include "nn/nn.h"
+#include "nn/vmath.h"
 #include "update/meta_trial.h"
 #include "melon/model.h"
 #include "update/strategy.h"
 
+#include <math.h>
 #include <omp.h>
 
 #define OFFICIAL_SLOPE 0.01f   /* LeakyReLU of the attention (A.3 item 5) */
@@ -150,7 +153,37 @@ enum { PS_F, PS_F1, PS_F2, PS_I, PS_I1, PS_I2, PS_COUNT };
 typedef struct {
     float *e_log, *e_inv;   /* [cap_pairs][rows] */
     float *h_log, *h_inv;   /* [cap_pairs][cols] */
+    float *h_max;           /* [cap_pairs]: max_b |h_b| */
 } official_dense_logs;
+
+/* One dense row a of pair q in the fused loops: g = e_a h_b at column b. */
+typedef struct {
+    const float *h, *h_log, *h_inv;  /* the pair's inputs and their tables */
+    float e, e_log, e_inv;           /* the row's delta and its tables */
+} official_dense_row;
+
+/* Whether every coordinate of the row has |g| < e^-10, where rho(g) is
+ * (-1, e^10 g): rounding is monotonic, so |e_a| max_b |h_b| bounds every
+ * |e_a h_b| as computed. On NCF nearly every row is such a row. */
+static inline int official_row_is_linear(const official_dense_row *d,
+                                         float h_max) {
+    return fabsf(d->e) * h_max < MELON_PREPROCESS_MIN;
+}
+
+/* rho(g) at column b (Eq. 11's preprocessing) from the log tables; with
+ * `linear` (a constant where this is inlined) the same values without the
+ * log's work. */
+static inline __attribute__((always_inline)) void
+official_dense_rho(const official_dense_row *d, int b, float g, float *rho1,
+                   float *rho2, const int linear) {
+    if (linear) {
+        *rho1 = -1.0f;
+        *rho2 = MELON_PREPROCESS_SCALE * g;
+        return;
+    }
+    vm_preprocess_of_log(g, VM_FMA(d->e_inv, d->h_inv[b], d->e_log + d->h_log[b]),
+                         rho1, rho2);
+}
 
 /* The fused dense loops work on blocks of rows of one tensor, small enough
  * that the block's sums stay in cache while every pair streams past. */

@@ -272,7 +272,9 @@ int official_call_init(official_call *c, const melon_model *m,
         l->e_inv = melon_alloc(e_size * sizeof(float), err);
         l->h_log = melon_alloc(h_size * sizeof(float), err);
         l->h_inv = melon_alloc(h_size * sizeof(float), err);
-        if (!l->e_log || !l->e_inv || !l->h_log || !l->h_inv) goto fail;
+        l->h_max = melon_alloc(pairs * sizeof(float), err);
+        if (!l->e_log || !l->e_inv || !l->h_log || !l->h_inv || !l->h_max)
+            goto fail;
     }
     if (tasks_init(c, m, err) != 0) goto fail;
     return 0;
@@ -302,6 +304,7 @@ void official_call_free(official_call *c) {
         free(l->e_inv);
         free(l->h_log);
         free(l->h_inv);
+        free(l->h_max);
     }
     free(c->task_tensor);
     free(c->task_row);

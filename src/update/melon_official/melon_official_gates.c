@@ -20,7 +20,9 @@
  *   the rho branch needs |g| >= e^-10, so eps / |g| <= 2.2e-4).
  * Where e_a = 0 (a unit ReLU switched off) the whole row has g = 0,
  * rho = (-1, 0) and c = sigma(base_F[q] - u_F[2]) theta: one multiply-add
- * per row instead of a pass over it. Dense tensors are processed in blocks
+ * per row instead of a pass over it. Where |e_a| max_b |h_b| < e^-10
+ * (on NCF nearly every row), rho(g) = (-1, e^10 g) on the whole row and its
+ * loop does without the log tables. Dense tensors are processed in blocks
  * of rows (tasks) with the pairs in the outer loop, so that a pair's
  * tables are read once per block and the block's sums stay in cache. */
 #include "melon_official.h"
@@ -59,6 +61,10 @@ static void dense_logs_of_pair(official_call *c, int q) {
                   l->e_log + e0, l->e_inv + e0);
         log_table(t->cols, g->input[k] + h0, 1.0f, l->h_log + h0,
                   l->h_inv + h0);
+        float h_max = 0.0f;
+        for (int b = 0; b < t->cols; b++)
+            h_max = fmaxf(h_max, fabsf(g->input[k][h0 + b]));
+        l->h_max[q] = h_max;
     }
 }
 
@@ -185,6 +191,22 @@ static void table_means(official_call *c, melon_model *m, int k) {
     }
 }
 
+/* Adds the row's proposals sigma(f) theta - sigma(iota) g to acc_row. */
+static inline __attribute__((always_inline)) void
+proposal_row(const official_call *c, int q, const official_dense_row *d,
+             const float *th, float *acc_row, int cols, const int linear) {
+    float bF = c->base_F[q], bI = c->base_I[q];
+    float uF2 = c->u_F[2], uF3 = c->u_F[3], uI2 = c->u_I[2], uI3 = c->u_I[3];
+#pragma omp simd
+    for (int b = 0; b < cols; b++) {
+        float g = d->e * d->h[b], r1, r2, sf, si;
+        official_dense_rho(d, b, g, &r1, &r2, linear);
+        vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
+                        VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
+        acc_row[b] = VM_FMA(sf, th[b], VM_FMA(-si, g, acc_row[b]));
+    }
+}
+
 /* Task `task` (a block of rows of a dense tensor): the mean proposal of
  * every coordinate of the block, written into the model. acc holds the
  * block, coef one float per row. */
@@ -197,35 +219,29 @@ static void dense_block_forward(const official_call *c, melon_model *m,
     const melon_grads *gr = c->slots;
     int rows = t->rows, cols = t->cols, n = c->n_pairs;
     const float *theta = c->theta[k] + (size_t)a0 * cols;
-    float uF2 = c->u_F[2], uF3 = c->u_F[3], uI2 = c->u_I[2], uI3 = c->u_I[3];
     memset(acc, 0, (size_t)n_rows * cols * sizeof(float));
     memset(coef, 0, (size_t)n_rows * sizeof(float));
     for (int q = 0; q < n; q++) {
         size_t e0 = (size_t)q * rows + a0, h0 = (size_t)q * cols;
         const float *e = gr->slot[k] + e0;
         const float *el = l->e_log + e0, *ei = l->e_inv + e0;
-        const float *h = gr->input[k] + h0;
-        const float *hl = l->h_log + h0, *hi = l->h_inv + h0;
-        float bF = c->base_F[q], bI = c->base_I[q], fz = c->forget_zero[q];
+        official_dense_row d = {gr->input[k] + h0, l->h_log + h0, l->h_inv + h0,
+                                0.0f, 0.0f, 0.0f};
+        float fz = c->forget_zero[q], h_max = l->h_max[q];
         for (int r = 0; r < n_rows; r++) {
-            float ea = e[r];
-            if (ea == 0.0f) { /* g = 0 on the whole row */
+            if (e[r] == 0.0f) { /* g = 0 on the whole row */
                 coef[r] += fz;
                 continue;
             }
-            float la = el[r], ia = ei[r];
+            d.e = e[r];
+            d.e_log = el[r];
+            d.e_inv = ei[r];
             const float *th = theta + (size_t)r * cols;
             float *row = acc + (size_t)r * cols;
-#pragma omp simd
-            for (int b = 0; b < cols; b++) {
-                float g = ea * h[b], r1, r2, sf, si;
-                vm_preprocess_of_log(g, VM_FMA(ia, hi[b], la + hl[b]), &r1,
-                                     &r2);
-                vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
-                                VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf,
-                                &si);
-                row[b] = VM_FMA(sf, th[b], VM_FMA(-si, g, row[b]));
-            }
+            if (official_row_is_linear(&d, h_max))
+                proposal_row(c, q, &d, th, row, cols, 1);
+            else
+                proposal_row(c, q, &d, th, row, cols, 0);
         }
     }
     float inv_n = 1.0f / (float)n;

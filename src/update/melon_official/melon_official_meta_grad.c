@@ -67,6 +67,37 @@ static void table_pair_backward(const official_call *c, int k, int q,
     ps[PS_I2] += sI2;
 }
 
+/* The row's sums (Sigma and Pi[2..3] of both gates) into s[PS_COUNT]. */
+static inline __attribute__((always_inline)) void
+row_sums(const official_call *c, int q, const official_dense_row *d,
+         const float *c_hat, const float *c_theta, int cols, float *s,
+         const int linear) {
+    float bF = c->base_F[q], bI = c->base_I[q];
+    float uF2 = c->u_F[2], uF3 = c->u_F[3], uI2 = c->u_I[2], uI3 = c->u_I[3];
+    float sF = 0, sF1 = 0, sF2 = 0, sI = 0, sI1 = 0, sI2 = 0;
+#pragma omp simd reduction(+ : sF, sF1, sF2, sI, sI1, sI2)
+    for (int b = 0; b < cols; b++) {
+        float g = d->e * d->h[b], r1, r2, sf, si;
+        official_dense_rho(d, b, g, &r1, &r2, linear);
+        vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
+                        VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf, &si);
+        float dF = c_theta[b] * sf * (1.0f - sf);
+        float dI = -c_hat[b] * g * si * (1.0f - si);
+        sF += dF;
+        sF1 = VM_FMA(dF, r1, sF1);
+        sF2 = VM_FMA(dF, r2, sF2);
+        sI += dI;
+        sI1 = VM_FMA(dI, r1, sI1);
+        sI2 = VM_FMA(dI, r2, sI2);
+    }
+    s[PS_F] = sF;
+    s[PS_F1] = sF1;
+    s[PS_F2] = sF2;
+    s[PS_I] = sI;
+    s[PS_I1] = sI1;
+    s[PS_I2] = sI2;
+}
+
 /* Task `task` (a block of rows of a dense tensor): adds every pair's sums
  * over the block's coordinates to `sums`. scratch holds 4 block_floats. */
 static void dense_block_backward(const official_call *c,
@@ -100,51 +131,38 @@ static void dense_block_backward(const official_call *c,
         any |= row_live;
     }
     if (!any) return; /* no query pair reaches this block */
-    float uF2 = c->u_F[2], uF3 = c->u_F[3], uI2 = c->u_I[2], uI3 = c->u_I[3];
     for (int q = 0; q < n; q++) {
         size_t e0 = (size_t)q * rows + a0, h0 = (size_t)q * cols;
         const float *e = gr->slot[k] + e0;
         const float *el = l->e_log + e0, *ei = l->e_inv + e0;
-        const float *h = gr->input[k] + h0;
-        const float *hl = l->h_log + h0, *hi = l->h_inv + h0;
-        float bF = c->base_F[q], bI = c->base_I[q], fz = c->forget_zero[q];
+        official_dense_row d = {gr->input[k] + h0, l->h_log + h0, l->h_inv + h0,
+                                0.0f, 0.0f, 0.0f};
+        float fz = c->forget_zero[q], h_max = l->h_max[q];
         float qF = 0, qF1 = 0, qF2 = 0, qI = 0, qI1 = 0, qI2 = 0;
         for (int r = 0; r < n_rows; r++) {
             if (live[r] == 0.0f) continue;
-            float ea = e[r];
-            if (ea == 0.0f) { /* g = 0: rho = (-1, 0), delta_I = 0 */
+            if (e[r] == 0.0f) { /* g = 0: rho = (-1, 0), delta_I = 0 */
                 float dF = fz * (1.0f - fz) * c_theta_sum[r];
                 qF += dF;
                 qF1 -= dF;
                 continue;
             }
-            float la = el[r], ia = ei[r];
+            d.e = e[r];
+            d.e_log = el[r];
+            d.e_inv = ei[r];
             const float *ch = c_hat + (size_t)r * cols;
             const float *ct = c_theta + (size_t)r * cols;
-            float sF = 0, sF1 = 0, sF2 = 0, sI = 0, sI1 = 0, sI2 = 0;
-#pragma omp simd reduction(+ : sF, sF1, sF2, sI, sI1, sI2)
-            for (int b = 0; b < cols; b++) {
-                float g = ea * h[b], r1, r2, sf, si;
-                vm_preprocess_of_log(g, VM_FMA(ia, hi[b], la + hl[b]), &r1,
-                                     &r2);
-                vm_sigmoid_pair(VM_FMA(uF3, r2, VM_FMA(uF2, r1, bF)),
-                                VM_FMA(uI3, r2, VM_FMA(uI2, r1, bI)), &sf,
-                                &si);
-                float dF = ct[b] * sf * (1.0f - sf);
-                float dI = -ch[b] * g * si * (1.0f - si);
-                sF += dF;
-                sF1 = VM_FMA(dF, r1, sF1);
-                sF2 = VM_FMA(dF, r2, sF2);
-                sI += dI;
-                sI1 = VM_FMA(dI, r1, sI1);
-                sI2 = VM_FMA(dI, r2, sI2);
-            }
-            qF += sF;
-            qF1 += sF1;
-            qF2 += sF2;
-            qI += sI;
-            qI1 += sI1;
-            qI2 += sI2;
+            float s[PS_COUNT];
+            if (official_row_is_linear(&d, h_max))
+                row_sums(c, q, &d, ch, ct, cols, s, 1);
+            else
+                row_sums(c, q, &d, ch, ct, cols, s, 0);
+            qF += s[PS_F];
+            qF1 += s[PS_F1];
+            qF2 += s[PS_F2];
+            qI += s[PS_I];
+            qI1 += s[PS_I1];
+            qI2 += s[PS_I2];
         }
         double *ps = sums + (size_t)q * PS_COUNT;
         ps[PS_F] += qF;
