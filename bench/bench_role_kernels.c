@@ -4,7 +4,10 @@
  * core's FMA peak, measured in the same process by a loop of independent
  * vector FMAs. The forward is paper_role_rates (storing rates and top-layer
  * signs, as the meta step's trial does); the backward is
- * paper_role_backward from those, as the meta step runs it.
+ * paper_role_backward from those, as the meta step runs it. Each block's
+ * call is timed alone (its inputs are written just before, as the pair
+ * emitter does), so a figure includes one clock read a block: about 30 ns,
+ * 0.2 ns a pair, on the machine of the README's figures.
  *
  * usage: bench_role_kernels [--widths 20,16] [--layers L] [--blocks N]
  *                           [--repeats R]

@@ -489,6 +489,56 @@ static void meta_parameters_follow_the_reference(void **state) {
     }
 }
 
+/* The fused loops' linear-branch copy rests on two facts, checked here on
+ * rows whose |e_a h_b| straddle e^-10: a row is called linear exactly when
+ * every |e_a h_b| as computed is below e^-10, and there rho from the
+ * linear copy equals rho from the log tables bit for bit. */
+static void linear_rows_give_the_log_path_values(void **state) {
+    (void)state;
+    enum { COLS = 64, ROWS = 4000 };
+    float h[COLS], h_log[COLS], h_inv[COLS];
+    melon_rng rng;
+    melon_rng_seed(&rng, 5);
+    int linear_rows = 0, log_rows = 0;
+    for (int r = 0; r < ROWS; r++) {
+        float h_max = 0.0f;
+        for (int b = 0; b < COLS; b++) {
+            /* magnitudes 1e-4 .. 1, either sign */
+            float mag = powf(10.0f, -4.0f * (float)melon_rng_uniform(&rng));
+            h[b] = melon_rng_uniform(&rng) < 0.5f ? -mag : mag;
+            h_log[b] = logf(mag);
+            h_inv[b] = 1.0f / mag;
+            h_max = fmaxf(h_max, mag);
+        }
+        /* |e_a| h_max within a factor 2 of e^-10 on either side */
+        float e = MELON_PREPROCESS_MIN / h_max *
+                  (0.5f + 1.5f * (float)melon_rng_uniform(&rng));
+        if (r % 2) e = -e;
+        official_dense_row d = {h, h_log, h_inv, e, logf(fabsf(e)),
+                                MELON_PREPROCESS_EPS / fabsf(e)};
+        int all_small = 1;
+        for (int b = 0; b < COLS; b++)
+            all_small &= fabsf(e * h[b]) < MELON_PREPROCESS_MIN;
+        int linear = official_row_is_linear(&d, h_max);
+        assert_int_equal(linear, all_small);
+        if (!linear) {
+            log_rows++;
+            continue;
+        }
+        linear_rows++;
+        for (int b = 0; b < COLS; b++) {
+            float g = e * h[b], a1, a2, b1, b2;
+            official_dense_rho(&d, b, g, &a1, &a2, 1);
+            official_dense_rho(&d, b, g, &b1, &b2, 0);
+            assert_memory_equal(&a1, &b1, sizeof a1);
+            assert_memory_equal(&a2, &b2, sizeof a2);
+        }
+    }
+    print_message("linear rows %d, rows with a log coordinate %d\n",
+                  linear_rows, log_rows);
+    assert_true(linear_rows > ROWS / 10 && log_rows > ROWS / 10);
+}
+
 static void bad_settings_are_errors(void **state) {
     (void)state;
     fixture f;
@@ -535,6 +585,7 @@ int main(void) {
         cmocka_unit_test(deterministic_and_state_round_trips),
         cmocka_unit_test(dump_writes_input_gate_rates),
         cmocka_unit_test(meta_parameters_follow_the_reference),
+        cmocka_unit_test(linear_rows_give_the_log_path_values),
         cmocka_unit_test(bad_settings_are_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

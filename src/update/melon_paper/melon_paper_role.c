@@ -255,8 +255,8 @@ static void pad_block(pair_block *b) {
 
 /* Outputs computed together by a layer whose inputs stay in registers:
  * with AVX-512's 32 vector registers, as many independent FMA chains as
- * they leave room for beside the W inputs (two FMA pipes of latency 4 need
- * 8 in flight); four otherwise. */
+ * they leave room for beside the W inputs, so that both FMA pipes of a
+ * recent core stay busy; four otherwise. */
 #if defined(__AVX512F__)
 #define GROUP(W)                                                          \
     ((W) <= 12 ? (W) : (W) % 10 == 0 && (W) <= 20 ? 10 : (W) <= 24 ? 8 : 4)
