@@ -49,8 +49,8 @@ static void check(float slope, const float *a_nb, const float *a_self) {
     float pi[N], alpha[N], mu[DIM];
     melon_attention_cache c = {N, pi, alpha};
     melon_attention_forward(N, DIM, nb, self_feat, a_nb, a_self, slope, &c, mu);
-    float g[2 * DIM] = {0};
-    melon_attention_backward(N, DIM, nb, self_feat, slope, &c, dmu, g,
+    float g[2 * DIM] = {0}, dpi[N];
+    melon_attention_backward(N, DIM, nb, self_feat, slope, &c, dmu, dpi, g,
                              g + DIM);
     ref_attention r = {.slope = slope};
     for (int d = 0; d < DIM; d++) {
@@ -159,7 +159,9 @@ static void many_neighbours_match_ordered_sums(void **state) {
     assert_memory_equal(mu, ref_mu, sizeof mu);
     float g_nb[WIDE_DIM] = {0}, g_self[WIDE_DIM] = {0};
     float ref_nb[WIDE_DIM] = {0}, ref_self[WIDE_DIM] = {0};
-    melon_attention_backward(WIDE_N, WIDE_DIM, e, self, 0.2f, &c, d_mu, g_nb, g_self);
+    float dpi[WIDE_N];
+    melon_attention_backward(WIDE_N, WIDE_DIM, e, self, 0.2f, &c, d_mu, dpi, g_nb,
+                             g_self);
     reference_backward(e, self, 0.2f, ref_pi, ref_alpha, d_mu, ref_nb, ref_self);
     assert_memory_equal(g_nb, ref_nb, sizeof g_nb);
     assert_memory_equal(g_self, ref_self, sizeof g_self);

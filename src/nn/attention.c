@@ -58,36 +58,39 @@ void melon_attention_forward(int n, int dim, const float *nb,
     }
 }
 
-/* d lambda_k = alpha_k (e_k - mu) . dmu (softmax backward), then through
- * the LeakyReLU to pi_k, whose gradient reaches a_nb through e_k and a_self
- * through e_self. */
-void melon_attention_backward(int n, int dim, const float *nb,
-                              const float *self, float slope,
-                              const melon_attention_cache *cache,
-                              const float *dmu, float *da_nb,
-                              float *da_self) {
-    if (n == 0) return;
-    /* t_k = e_k . dmu, a block of neighbours at a time (computed in both
-     * passes rather than stored: n has no bound here) */
-    float t[DOT_ROWS];
+/* d lambda_k = alpha_k (t_k - sum_k' alpha_k' t_k') with t_k = e_k . dmu
+ * (softmax backward), then through the LeakyReLU to pi_k. */
+float melon_attention_backward_logits(int n, int dim, const float *nb,
+                                      float slope,
+                                      const melon_attention_cache *cache,
+                                      const float *dmu, float *dpi) {
     float mu_dot = 0.0f;
     for (int k0 = 0; k0 < n; k0 += DOT_ROWS) {
         int m = rows_at(n, k0);
-        dot_rows(dmu, nb + (size_t)k0 * dim, m, dim, t);
-        for (int j = 0; j < m; j++) mu_dot += cache->alpha[k0 + j] * t[j];
+        dot_rows(dmu, nb + (size_t)k0 * dim, m, dim, dpi + k0); /* t_k */
+        for (int j = 0; j < m; j++) mu_dot += cache->alpha[k0 + j] * dpi[k0 + j];
     }
-    float self_total = 0.0f;
-    for (int k0 = 0; k0 < n; k0 += DOT_ROWS) {
-        int m = rows_at(n, k0);
-        dot_rows(dmu, nb + (size_t)k0 * dim, m, dim, t);
-        for (int j = 0; j < m; j++) {
-            int k = k0 + j;
-            const float *e = nb + (size_t)k * dim;
-            float dlambda = cache->alpha[k] * (t[j] - mu_dot);
-            float dpi = dlambda * (cache->pi[k] > 0.0f ? 1.0f : slope);
-            for (int c = 0; c < dim; c++) da_nb[c] += dpi * e[c];
-            self_total += dpi;
-        }
+    float total = 0.0f;
+    for (int k = 0; k < n; k++) {
+        float dlambda = cache->alpha[k] * (dpi[k] - mu_dot);
+        dpi[k] = dlambda * (cache->pi[k] > 0.0f ? 1.0f : slope);
+        total += dpi[k];
     }
-    for (int c = 0; c < dim; c++) da_self[c] += self_total * self[c];
+    return total;
+}
+
+/* pi_k's gradient reaches a_nb through e_k and a_self through e_self. */
+void melon_attention_backward(int n, int dim, const float *nb,
+                              const float *self, float slope,
+                              const melon_attention_cache *cache,
+                              const float *dmu, float *dpi, float *da_nb,
+                              float *da_self) {
+    if (n == 0) return;
+    float total = melon_attention_backward_logits(n, dim, nb, slope, cache,
+                                                  dmu, dpi);
+    for (int k = 0; k < n; k++) {
+        const float *e = nb + (size_t)k * dim;
+        for (int c = 0; c < dim; c++) da_nb[c] += dpi[k] * e[c];
+    }
+    for (int c = 0; c < dim; c++) da_self[c] += total * self[c];
 }

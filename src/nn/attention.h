@@ -23,12 +23,20 @@ void melon_attention_forward(int n, int dim, const float *nb,
                              const float *a_self, float slope,
                              melon_attention_cache *cache, float *mu);
 
-/* Adds the gradient of a loss with upstream dmu = dL/dmu to da_nb and
- * da_self (each [dim]). */
+/* The backward's first half: dpi[k] = dL/dpi_k for upstream dmu = dL/dmu
+ * (dpi holds n floats); returns sum_k dpi_k. Then
+ *   dL/da_nb = sum_k dpi_k e_k,  dL/da_self = (sum_k dpi_k) e_self. */
+float melon_attention_backward_logits(int n, int dim, const float *nb,
+                                      float slope,
+                                      const melon_attention_cache *cache,
+                                      const float *dmu, float *dpi);
+
+/* Adds the gradient of a loss with upstream dmu to da_nb and da_self (each
+ * [dim]); dpi is scratch for n floats. */
 void melon_attention_backward(int n, int dim, const float *nb,
                               const float *self, float slope,
                               const melon_attention_cache *cache,
-                              const float *dmu, float *da_nb,
+                              const float *dmu, float *dpi, float *da_nb,
                               float *da_self);
 
 #endif

@@ -79,7 +79,7 @@ void paper_params_free(paper_params *p);
 
 typedef struct {
     int node_dim, ext_width, h_width, max_edge, max_triples;
-    int threads;                            /* 2: users and items in parallel */
+    int threads;                            /* 1 or 2 */
     int empty_self;                         /* no history: aggregate self */
     int n_user_tensors, n_item_tensors;     /* tables concatenated into a */
     int user_tensor[4], item_tensor[4];     /* node feature */
@@ -92,8 +92,9 @@ typedef struct {
     int32_t index_users, index_items;       /* rows those cover */
     int32_t *user_nb, *item_nb;             /* [max_triples][max_edge] */
     int *user_n_nb, *item_n_nb;             /* [max_triples] */
-    float *user_pi, *user_alpha;            /* [max_triples][max_edge] */
-    float *item_pi, *item_alpha;
+    float *user_pi, *user_alpha, *user_dpi; /* [max_triples][max_edge] */
+    float *item_pi, *item_alpha, *item_dpi;
+    float *user_dpi_sum, *item_dpi_sum;     /* [max_triples] */
     float *x_user, *x_item;                 /* [.][2D]: [e; sum alpha e'] */
     float *ext_user, *ext_item;             /* [.][E] after ReLU, Eq. 8 */
     float *x_pair;                          /* [max_triples][2E] */
@@ -101,8 +102,8 @@ typedef struct {
     float *eta;                             /* [max_triples]: w_lr,h . h + b_lr */
     /* backward scratch */
     float *dh, *dx_pair, *dext_user, *dext_item, *dx_user, *dx_item;
-    float *nb_user, *nb_item;               /* [max_edge][D] each side's
-                                               neighbour features */
+    float *nb_buf;                          /* [threads][max_edge][D]: a
+                                               node's neighbour features */
 } paper_interaction;
 
 int paper_interaction_init(paper_interaction *it, const melon_model *m,

@@ -16,9 +16,13 @@
  * negative item shares its interaction's h_x.
  *
  * Threads: neighbours are drawn first, in a fixed order from the run's
- * generator; then one parallel region computes the user side on one thread
- * and the item side on another (OpenBLAS runs single-threaded inside), and
- * splits the per-triple layer by rows. */
+ * generator. Then one parallel region cuts the call's nodes (users, then
+ * items: a batch holds many more items than users) into equal parts for
+ * the attention, forward and back. Each side's Eq. 8 product stays one
+ * BLAS call, on its own thread (OpenBLAS runs single-threaded inside): a
+ * product's last bits depend on how its rows are cut. The attention
+ * vectors' gradients are split by entry and summed in node order. The
+ * per-triple layer (Eq. 10) is split by rows. */
 #include "melon_paper.h"
 
 #include "nn/nn.h"
@@ -68,15 +72,17 @@ int paper_interaction_init(paper_interaction *it, const melon_model *m,
              ALLOC(item_index, (size_t)m->n_items) && ALLOC(user_nb, R * K) &&
              ALLOC(item_nb, R * K) && ALLOC(user_n_nb, R) &&
              ALLOC(item_n_nb, R) && ALLOC(user_pi, R * K) &&
-             ALLOC(user_alpha, R * K) && ALLOC(item_pi, R * K) &&
-             ALLOC(item_alpha, R * K) && ALLOC(x_user, R * 2 * D) &&
+             ALLOC(user_alpha, R * K) && ALLOC(user_dpi, R * K) &&
+             ALLOC(item_pi, R * K) && ALLOC(item_alpha, R * K) &&
+             ALLOC(item_dpi, R * K) && ALLOC(user_dpi_sum, R) &&
+             ALLOC(item_dpi_sum, R) && ALLOC(x_user, R * 2 * D) &&
              ALLOC(x_item, R * 2 * D) && ALLOC(ext_user, R * E) &&
              ALLOC(ext_item, R * E) && ALLOC(x_pair, R * 2 * E) &&
              ALLOC(h, R * H) && ALLOC(eta, R) && ALLOC(dh, R * H) &&
              ALLOC(dx_pair, R * 2 * E) && ALLOC(dext_user, R * E) &&
              ALLOC(dext_item, R * E) && ALLOC(dx_user, R * 2 * D) &&
-             ALLOC(dx_item, R * 2 * D) && ALLOC(nb_user, K * D) &&
-             ALLOC(nb_item, K * D);
+             ALLOC(dx_item, R * 2 * D) &&
+             ALLOC(nb_buf, (size_t)it->threads * K * D);
 #undef ALLOC
     if (!ok) {
         paper_interaction_free(it);
@@ -119,11 +125,11 @@ void paper_interaction_free(paper_interaction *it) {
     void *fields[] = {it->user_id,   it->item_id,   it->user_of,  it->item_of,
                       it->user_index, it->item_index, it->user_nb, it->item_nb,
                       it->user_n_nb, it->item_n_nb, it->user_pi,  it->user_alpha,
-                      it->item_pi,   it->item_alpha, it->x_user,  it->x_item,
+                      it->user_dpi,  it->item_pi,   it->item_alpha, it->item_dpi,
+                      it->user_dpi_sum, it->item_dpi_sum, it->x_user, it->x_item,
                       it->ext_user,  it->ext_item,  it->x_pair,   it->h,
                       it->eta,       it->dh,        it->dx_pair,  it->dext_user,
-                      it->dext_item, it->dx_user,   it->dx_item,  it->nb_user,
-                      it->nb_item};
+                      it->dext_item, it->dx_user,   it->dx_item,  it->nb_buf};
     for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) free(fields[k]);
     memset(it, 0, sizeof *it);
 }
@@ -145,57 +151,85 @@ typedef struct {
     const int32_t *nb;       /* [n][max_edge] neighbour ids */
     int *n_nb;
     float *pi, *alpha;       /* attention caches */
+    float *dpi, *dpi_sum;    /* [n][max_edge] d pi_k, [n] their sums */
     float *x;                /* [n][2D] */
     float *ext;              /* [n][E] */
     float *dext, *dx;
+    const int32_t *of;       /* [triples]: the triple's node */
     const int *self_tensors, *nb_tensors;
     int n_self_tensors, n_nb_tensors;
     melon_meta_block *a, *w, *b;
-    float *nb_buf;           /* [max_edge][D] */
 } graph_side;
 
 static graph_side user_side(paper_interaction *it, const paper_params *p) {
     return (graph_side){it->n_users, it->user_id, it->user_nb, it->user_n_nb,
-                        it->user_pi, it->user_alpha, it->x_user, it->ext_user,
-                        it->dext_user, it->dx_user, it->user_tensor,
-                        it->item_tensor, it->n_user_tensors, it->n_item_tensors,
-                        p->a_user, p->w_user, p->b_user, it->nb_user};
+                        it->user_pi, it->user_alpha, it->user_dpi,
+                        it->user_dpi_sum, it->x_user, it->ext_user,
+                        it->dext_user, it->dx_user, it->user_of,
+                        it->user_tensor, it->item_tensor, it->n_user_tensors,
+                        it->n_item_tensors, p->a_user, p->w_user, p->b_user};
 }
 
 static graph_side item_side(paper_interaction *it, const paper_params *p) {
     return (graph_side){it->n_items, it->item_id, it->item_nb, it->item_n_nb,
-                        it->item_pi, it->item_alpha, it->x_item, it->ext_item,
-                        it->dext_item, it->dx_item, it->item_tensor,
-                        it->user_tensor, it->n_item_tensors, it->n_user_tensors,
-                        p->a_item, p->w_item, p->b_item, it->nb_item};
+                        it->item_pi, it->item_alpha, it->item_dpi,
+                        it->item_dpi_sum, it->x_item, it->ext_item,
+                        it->dext_item, it->dx_item, it->item_of,
+                        it->item_tensor, it->user_tensor, it->n_item_tensors,
+                        it->n_user_tensors, p->a_item, p->w_item, p->b_item};
+}
+
+/* Thread t's share [*q0, *q1) of side s's nodes: the call's nodes, users
+ * then items, cut into equal contiguous parts. */
+static void node_share(const paper_interaction *it, int s, int t, int threads,
+                       int *q0, int *q1) {
+    long total = (long)it->n_users + it->n_items;
+    long offset = s == 0 ? 0 : it->n_users;
+    long count = s == 0 ? it->n_users : it->n_items;
+    long begin = total * t / threads - offset;
+    long end = total * (t + 1) / threads - offset;
+    *q0 = (int)(begin < 0 ? 0 : begin > count ? count : begin);
+    *q1 = (int)(end < 0 ? 0 : end > count ? count : end);
+}
+
+/* Thread t's share [*a0, *a1) of n entries. */
+static void entry_share(int n, int t, int threads, int *a0, int *a1) {
+    *a0 = (int)((long)n * t / threads);
+    *a1 = (int)((long)n * (t + 1) / threads);
 }
 
 static void gather_neighbours(const paper_interaction *it, const melon_model *m,
-                              const graph_side *side, int a) {
+                              const graph_side *side, int q, float *nb_buf) {
     int D = it->node_dim, K = it->max_edge;
-    for (int k = 0; k < side->n_nb[a]; k++)
+    for (int k = 0; k < side->n_nb[q]; k++)
         node_feature(m, side->nb_tensors, side->n_nb_tensors,
-                     side->nb[(size_t)a * K + k], side->nb_buf + (size_t)k * D);
+                     side->nb[(size_t)q * K + k], nb_buf + (size_t)k * D);
 }
 
-/* Eq. 9 and 8 for every node of one side. */
-static void side_forward(paper_interaction *it, const melon_model *m,
-                         const graph_side *side, float slope) {
-    int D = it->node_dim, E = it->ext_width, K = it->max_edge;
+/* Eq. 9 for nodes [q0, q1) of one side: x = [e; sum_k alpha_k e_k]. */
+static void attend_nodes(paper_interaction *it, const melon_model *m,
+                         const graph_side *side, int q0, int q1, float slope,
+                         float *nb_buf) {
+    int D = it->node_dim, K = it->max_edge;
     const float *a = side->a->value;   /* [a_self; a_nb] */
-    for (int q = 0; q < side->n; q++) {
+    for (int q = q0; q < q1; q++) {
         float *x = side->x + (size_t)q * 2 * D;
         node_feature(m, side->self_tensors, side->n_self_tensors, side->id[q], x);
-        gather_neighbours(it, m, side, q);
+        gather_neighbours(it, m, side, q, nb_buf);
         melon_attention_cache cache = {side->n_nb[q], side->pi + (size_t)q * K,
                                        side->alpha + (size_t)q * K};
-        melon_attention_forward(side->n_nb[q], D, side->nb_buf, x, a + D, a,
-                                slope, &cache, x + D);
+        melon_attention_forward(side->n_nb[q], D, nb_buf, x, a + D, a, slope,
+                                &cache, x + D);
         /* --melon-empty-history self: a node without history aggregates
          * its own (constant) embedding */
         if (side->n_nb[q] == 0 && it->empty_self)
             memcpy(x + D, x, (size_t)D * sizeof *x);
     }
+}
+
+/* Eq. 8 for all of one side's nodes, in one product. */
+static void side_extend(paper_interaction *it, const graph_side *side) {
+    int D = it->node_dim, E = it->ext_width;
     if (side->n == 0) return;
     melon_linear_forward(side->n, 2 * D, E, side->x, 2 * D, side->w->value,
                          2 * D, side->ext, E);
@@ -220,7 +254,7 @@ void paper_interaction_forward(paper_interaction *it, const paper_params *p,
                                size_t before, melon_neighbor_mode mode,
                                melon_rng *rng, float slope,
                                const melon_triple *triples, int n) {
-    int E = it->ext_width, H = it->h_width, K = it->max_edge;
+    int D = it->node_dim, E = it->ext_width, H = it->h_width, K = it->max_edge;
     it->n_users = it->n_items = 0;
     for (int r = 0; r < n; r++) {
         it->user_of[r] = distinct(triples[r].user, it->user_index, it->user_id,
@@ -237,16 +271,24 @@ void paper_interaction_forward(paper_interaction *it, const paper_params *p,
         it->item_n_nb[q] = melon_history_sample(
             &h->item_users[it->item_id[q]], before, K, mode, rng,
             it->item_nb + (size_t)q * K);
-    graph_side users = user_side(it, p), items = item_side(it, p);
+    graph_side sides[2] = {user_side(it, p), item_side(it, p)};
     const float *w_lr = p->w_lr->value, b_lr = p->b_lr->value[0];
 #pragma omp parallel num_threads(it->threads)
     {
         int threads = omp_get_num_threads(), t = omp_get_thread_num();
-        if (t == 0) side_forward(it, m, &users, slope);
-        if (t == threads - 1) side_forward(it, m, &items, slope);
+        for (int s = 0; s < 2; s++) {
+            int q0, q1;
+            node_share(it, s, t, threads, &q0, &q1);
+            attend_nodes(it, m, &sides[s], q0, q1, slope,
+                         it->nb_buf + (size_t)t * K * D);
+        }
+#pragma omp barrier
+        if (t == 0) side_extend(it, &sides[0]);
+        if (t == threads - 1) side_extend(it, &sides[1]);
 #pragma omp barrier
         /* Eq. 10 on this thread's triples */
-        int r0 = (int)((long)n * t / threads), r1 = (int)((long)n * (t + 1) / threads);
+        int r0, r1;
+        entry_share(n, t, threads, &r0, &r1);
         for (int r = r0; r < r1; r++) {
             float *x = it->x_pair + (size_t)r * 2 * E;
             memcpy(x, it->ext_user + (size_t)it->user_of[r] * E, (size_t)E * sizeof *x);
@@ -270,11 +312,19 @@ void paper_interaction_forward(paper_interaction *it, const paper_params *p,
     for (int q = 0; q < it->n_items; q++) it->item_index[it->item_id[q]] = -1;
 }
 
-/* Back through Eq. 8 and 9 for one side, from side->dext. */
-static void side_backward(paper_interaction *it, const melon_model *m,
-                          const graph_side *side, float slope) {
-    int D = it->node_dim, E = it->ext_width, K = it->max_edge;
+/* Back through Eq. 8 for all of side s's nodes: their extended
+ * embeddings' gradients (summed over the triples in order), the ReLU, W's
+ * and b's gradients and d x, whose second half is d mu. */
+static void side_backward_layer(paper_interaction *it, const graph_side *side,
+                                int s, int n) {
+    int D = it->node_dim, E = it->ext_width;
     if (side->n == 0) return;
+    memset(side->dext, 0, (size_t)side->n * E * sizeof *side->dext);
+    for (int r = 0; r < n; r++) {
+        const float *dx = it->dx_pair + (size_t)r * 2 * E + (size_t)s * E;
+        float *d = side->dext + (size_t)side->of[r] * E;
+        for (int c = 0; c < E; c++) d[c] += dx[c];
+    }
     melon_relu_backward(side->n, E, side->ext, E, side->dext, E);
     melon_linear_backward_weight(side->n, 2 * D, E, side->dext, E, side->x,
                                  2 * D, 1.0f, side->w->grad, 2 * D);
@@ -283,21 +333,62 @@ static void side_backward(paper_interaction *it, const melon_model *m,
         for (int c = 0; c < E; c++) gb[c] += side->dext[(size_t)q * E + c];
     melon_linear_backward_input(side->n, 2 * D, E, side->dext, E,
                                 side->w->value, 2 * D, side->dx, 2 * D);
-    float *ga = side->a->grad;
-    for (int q = 0; q < side->n; q++) {
-        const float *x = side->x + (size_t)q * 2 * D;
-        gather_neighbours(it, m, side, q);
-        melon_attention_cache cache = {side->n_nb[q], side->pi + (size_t)q * K,
+}
+
+/* Back through Eq. 9's softmax for nodes [q0, q1) of one side: d pi_k of
+ * each neighbour and their sum. */
+static void attend_nodes_backward(paper_interaction *it, const melon_model *m,
+                                  const graph_side *side, int q0, int q1,
+                                  float slope, float *nb_buf) {
+    int D = it->node_dim, K = it->max_edge;
+    for (int q = q0; q < q1; q++) {
+        int count = side->n_nb[q];
+        side->dpi_sum[q] = 0.0f;
+        if (count == 0) continue;
+        gather_neighbours(it, m, side, q, nb_buf);
+        melon_attention_cache cache = {count, side->pi + (size_t)q * K,
                                        side->alpha + (size_t)q * K};
-        melon_attention_backward(side->n_nb[q], D, side->nb_buf, x, slope, &cache,
-                                 side->dx + (size_t)q * 2 * D + D, ga + D, ga);
+        side->dpi_sum[q] = melon_attention_backward_logits(
+            count, D, nb_buf, slope, &cache, side->dx + (size_t)q * 2 * D + D,
+            side->dpi + (size_t)q * K);
+    }
+}
+
+/* Entries [c0, c1) of each half of one side's attention vector a =
+ * [a_self; a_nb] (Eq. 9): sums over the side's nodes in node order,
+ *   d a_nb = sum_q sum_k dpi_qk e_k,  d a_self = sum_q (sum_k dpi_qk) e_q,
+ * with e_k read from the tables (the forward's values, still in place). */
+static void attention_entries(paper_interaction *it, const melon_model *m,
+                              const graph_side *side, int c0, int c1) {
+    int D = it->node_dim, K = it->max_edge;
+    float *da_self = side->a->grad, *da_nb = da_self + D;
+    int offset = 0;   /* of this table's columns in the feature */
+    for (int f = 0; f < side->n_nb_tensors; f++) {
+        const melon_tensor *t = &m->tensor[side->nb_tensors[f]];
+        int lo = c0 > offset ? c0 : offset;
+        int hi = c1 < offset + t->cols ? c1 : offset + t->cols;
+        float *g = da_nb + lo;
+        for (int q = 0; q < side->n && hi > lo; q++)
+            for (int k = 0; k < side->n_nb[q]; k++) {
+                float dpi = side->dpi[(size_t)q * K + k];
+                int32_t id = side->nb[(size_t)q * K + k];
+                const float *e = t->value + (size_t)id * t->cols + (lo - offset);
+                for (int c = 0; c < hi - lo; c++) g[c] += dpi * e[c];
+            }
+        offset += t->cols;
+    }
+    for (int q = 0; q < side->n; q++) {
+        if (side->n_nb[q] == 0) continue;
+        float total = side->dpi_sum[q];
+        const float *self = side->x + (size_t)q * 2 * D;
+        for (int c = c0; c < c1; c++) da_self[c] += total * self[c];
     }
 }
 
 void paper_interaction_backward(paper_interaction *it, paper_params *p,
                                 const melon_model *m, float slope,
                                 const double *d_eta, int n) {
-    int E = it->ext_width, H = it->h_width;
+    int D = it->node_dim, E = it->ext_width, H = it->h_width, K = it->max_edge;
     const float *w_lr = p->w_lr->value;
     /* Eq. 12's h_x part: eta_r = w_lr,x . h_r + b_lr */
     for (int c = 0; c < H; c++) {
@@ -311,13 +402,14 @@ void paper_interaction_backward(paper_interaction *it, paper_params *p,
         for (int c = 0; c < H; c++)
             dh[c] = hr[c] > 0.0f ? (float)d_eta[r] * w_lr[c] : 0.0f;
     }
-    graph_side users = user_side(it, p), items = item_side(it, p);
+    graph_side sides[2] = {user_side(it, p), item_side(it, p)};
 #pragma omp parallel num_threads(it->threads)
     {
         int threads = omp_get_num_threads(), t = omp_get_thread_num();
         /* Eq. 10: this thread's rows of W_x's gradient, its triples' dx */
-        int q0 = H * t / threads, q1 = H * (t + 1) / threads;
-        int r0 = (int)((long)n * t / threads), r1 = (int)((long)n * (t + 1) / threads);
+        int q0, q1, r0, r1;
+        entry_share(H, t, threads, &q0, &q1);
+        entry_share(n, t, threads, &r0, &r1);
         if (q1 > q0)
             melon_linear_backward_weight(n, 2 * E, q1 - q0, it->dh + q0, H,
                                          it->x_pair, 2 * E, 1.0f,
@@ -328,20 +420,18 @@ void paper_interaction_backward(paper_interaction *it, paper_params *p,
                                     p->w_x->value, 2 * E,
                                     it->dx_pair + (size_t)r0 * 2 * E, 2 * E);
 #pragma omp barrier
-        /* each side gathers its extended embeddings' gradients, then Eq. 8
-         * and 9 back */
-        for (int side = 0; side < 2; side++) {
-            if (threads > 1 && side != t) continue;
-            float *dext = side == 0 ? it->dext_user : it->dext_item;
-            const int32_t *of = side == 0 ? it->user_of : it->item_of;
-            int count = side == 0 ? it->n_users : it->n_items;
-            memset(dext, 0, (size_t)count * E * sizeof(float));
-            for (int r = 0; r < n; r++) {
-                const float *dx = it->dx_pair + (size_t)r * 2 * E + side * E;
-                float *d = dext + (size_t)of[r] * E;
-                for (int c = 0; c < E; c++) d[c] += dx[c];
-            }
-            side_backward(it, m, side == 0 ? &users : &items, slope);
+        if (t == 0) side_backward_layer(it, &sides[0], 0, n);
+        if (t == threads - 1) side_backward_layer(it, &sides[1], 1, n);
+#pragma omp barrier
+        for (int s = 0; s < 2; s++) {
+            int s0, s1;
+            node_share(it, s, t, threads, &s0, &s1);
+            attend_nodes_backward(it, m, &sides[s], s0, s1, slope,
+                                  it->nb_buf + (size_t)t * K * D);
         }
+#pragma omp barrier
+        int c0, c1;
+        entry_share(D, t, threads, &c0, &c1);
+        for (int s = 0; s < 2; s++) attention_entries(it, m, &sides[s], c0, c1);
     }
 }
