@@ -23,12 +23,12 @@ int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,
                           max_triples);
     g->n_tensors = m->n_tensors;
     size_t pairs = 2 * (size_t)max_triples;
-    size_t widest_dense = 1;
+    size_t dense_rows = 1;
     for (int k = 0; k < m->n_tensors; k++) {
         const melon_tensor *t = &m->tensor[k];
         size_t rows = (size_t)t->rows, cols = (size_t)t->cols;
         if (t->kind == MELON_DENSE) {
-            if (rows > widest_dense) widest_dense = rows;
+            dense_rows += rows;
             g->grad[k] = melon_calloc(rows * cols, sizeof(float), err);
             g->rows[k] = melon_alloc(rows * sizeof(int32_t), err);
             g->row_index[k] = melon_alloc(rows * sizeof(int32_t), err);
@@ -51,7 +51,7 @@ int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,
         g->index_rows[k] = g->index_room[k] = t->rows;
     }
     g->pair_weight = melon_alloc(pairs * sizeof(float), err);
-    g->pair_buffer = melon_alloc(pairs * widest_dense * sizeof(float), err);
+    g->pair_buffer = melon_alloc(pairs * dense_rows * sizeof(float), err);
     if (!g->pair_weight || !g->pair_buffer) goto fail;
     return 0;
 fail:
@@ -128,33 +128,62 @@ static void accumulate_table(melon_sparse_grad *out, int k,
     out->n_rows[k] = n_rows;
 }
 
-/* grad = sum_p weight_p e_p h_p^T = (diag(weight) E)^T H. Each OpenMP
- * thread computes a block of the gradient's rows (no reduction across
- * threads, OpenBLAS single-threaded inside the region). */
-static void accumulate_dense(melon_sparse_grad *out, int k,
-                             const melon_tensor *t, int n, const float *e,
-                             const float *h) {
+/* Rows [a0, a1) of a dense tensor's gradient
+ *   grad = sum_p weight_p e_p h_p^T = (diag(weight) E)^T H,
+ * through `scaled`, the tensor's own [2n][rows] scratch. */
+static void dense_rows(melon_sparse_grad *out, int k, const melon_tensor *t,
+                       int n, const float *e, const float *h, float *scaled,
+                       int a0, int a1) {
     int rows = t->rows, cols = t->cols, n_pairs = 2 * n;
-    float *scaled = out->pair_buffer;
-    long work = (long)rows * cols * n_pairs;
-#pragma omp parallel if (rows >= 16 && work >= (1L << 20))
+    if (a1 <= a0) return;
+    for (int p = 0; p < n_pairs; p++) {
+        float w = out->pair_weight[p];
+        const float *src = e + (size_t)p * rows;
+        float *dst = scaled + (size_t)p * rows;
+        for (int a = a0; a < a1; a++) dst[a] = w * src[a];
+    }
+    melon_linear_backward_weight(n_pairs, cols, a1 - a0, scaled + a0, rows, h,
+                                 cols, 0.0f, out->grad[k] + (size_t)a0 * cols,
+                                 cols);
+}
+
+/* A tensor large enough for threads to pay: its rows are cut between them. */
+static int dense_is_split(const melon_tensor *t, int n) {
+    return t->rows >= 16 && (long)t->rows * t->cols * 2 * n >= (1L << 20);
+}
+
+/* Every dense tensor's gradient in one parallel region (a region's start
+ * costs tens of microseconds on a small machine). A tensor worth splitting
+ * has its rows cut between the threads (no reduction across threads;
+ * OpenBLAS single-threaded inside), a smaller one is one product on one
+ * thread. Each tensor has its own part of the scratch, so no thread waits
+ * for another between tensors. */
+static void accumulate_dense(melon_sparse_grad *out, const melon_model *m,
+                             int n, const melon_grads *slots) {
+    int split = 0;
+    for (int k = 0; k < m->n_tensors; k++)
+        if (m->tensor[k].kind == MELON_DENSE)
+            split |= dense_is_split(&m->tensor[k], n);
+#pragma omp parallel if (split)
     {
         int threads = omp_get_num_threads(), th = omp_get_thread_num();
-        int a0 = (int)((long)rows * th / threads);
-        int a1 = (int)((long)rows * (th + 1) / threads);
-        for (int p = 0; p < n_pairs; p++) {
-            float w = out->pair_weight[p];
-            const float *src = e + (size_t)p * rows;
-            float *dst = scaled + (size_t)p * rows;
-            for (int a = a0; a < a1; a++) dst[a] = w * src[a];
+        float *scaled = out->pair_buffer;
+        for (int k = 0; k < m->n_tensors; k++) {
+            const melon_tensor *t = &m->tensor[k];
+            if (t->kind != MELON_DENSE) continue;
+            int a0 = 0, a1 = th == 0 ? t->rows : 0;
+            if (dense_is_split(t, n)) {
+                a0 = (int)((long)t->rows * th / threads);
+                a1 = (int)((long)t->rows * (th + 1) / threads);
+            }
+            dense_rows(out, k, t, n, slots->slot[k], slots->input[k], scaled,
+                       a0, a1);
+            scaled += (size_t)2 * n * t->rows;
         }
-        if (a1 > a0)
-            melon_linear_backward_weight(n_pairs, cols, a1 - a0, scaled + a0,
-                                         rows, h, cols, 0.0f,
-                                         out->grad[k] + (size_t)a0 * cols,
-                                         cols);
     }
-    for (int a = 0; a < rows; a++) out->count[k][a] = n_pairs;
+    for (int k = 0; k < m->n_tensors; k++)
+        if (m->tensor[k].kind == MELON_DENSE)
+            for (int a = 0; a < m->tensor[k].rows; a++) out->count[k][a] = 2 * n;
 }
 
 void melon_sparse_grad_accumulate(melon_sparse_grad *out,
@@ -169,11 +198,10 @@ void melon_sparse_grad_accumulate(melon_sparse_grad *out,
         out->pair_weight[2 * r] = w;
         out->pair_weight[2 * r + 1] = w;
     }
+    accumulate_dense(out, m, n, slots);
     for (int k = 0; k < m->n_tensors; k++) {
         const melon_tensor *t = &m->tensor[k];
-        if (t->kind == MELON_DENSE)
-            accumulate_dense(out, k, t, n, slots->slot[k], slots->input[k]);
-        else
+        if (t->kind != MELON_DENSE)
             accumulate_table(out, k, t, triples, n, slots->slot[k]);
     }
 }
