@@ -160,10 +160,13 @@ static int dense_is_split(const melon_tensor *t, int n) {
  * for another between tensors. */
 static void accumulate_dense(melon_sparse_grad *out, const melon_model *m,
                              int n, const melon_grads *slots) {
-    int split = 0;
+    int dense = 0, split = 0;
     for (int k = 0; k < m->n_tensors; k++)
-        if (m->tensor[k].kind == MELON_DENSE)
+        if (m->tensor[k].kind == MELON_DENSE) {
+            dense = 1;
             split |= dense_is_split(&m->tensor[k], n);
+        }
+    if (!dense) return;
 #pragma omp parallel if (split)
     {
         int threads = omp_get_num_threads(), th = omp_get_thread_num();

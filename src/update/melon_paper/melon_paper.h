@@ -113,20 +113,27 @@ void paper_interaction_free(paper_interaction *it);
 /* The model's tables have grown: their new rows are in no call. */
 int paper_interaction_grow(paper_interaction *it, const melon_model *m,
                            melon_err *err);
-/* h_r and eta_r for the n triples, with neighbours drawn from the history
+/* Step I for n triples runs in two parts. First, on one thread, the
+ * call's distinct nodes and their neighbours, drawn from the history
  * strictly before stream position `before`. */
-void paper_interaction_forward(paper_interaction *it, const paper_params *p,
-                               const melon_model *m, const melon_history *h,
-                               size_t before, melon_neighbor_mode mode,
-                               melon_rng *rng, float slope,
-                               const melon_triple *triples, int n);
+void paper_interaction_sample(paper_interaction *it, const melon_history *h,
+                              size_t before, melon_neighbor_mode mode,
+                              melon_rng *rng, const melon_triple *triples,
+                              int n);
+/* Then h_r and eta_r, called by every thread of a parallel region (it
+ * holds barriers); the region's other work may follow it at once, so a
+ * region start is shared. */
+void paper_interaction_forward_team(paper_interaction *it,
+                                    const paper_params *p,
+                                    const melon_model *m, float slope, int n);
 /* Adds to p's gradients the effect of d_eta[r] = dL/d eta_r through Eq.
  * 12's h_x part, Eq. 10, 8 and 9 (b_lr excluded: the role kernels count
- * it). Uses the forward's caches and the model's current embeddings, which
- * must be those of the forward. */
-void paper_interaction_backward(paper_interaction *it, paper_params *p,
-                                const melon_model *m, float slope,
-                                const double *d_eta, int n);
+ * it); called by every thread of a parallel region, once every d_eta is
+ * in place. Uses the forward's caches and the model's current embeddings,
+ * which must be those of the forward. */
+void paper_interaction_backward_team(paper_interaction *it, paper_params *p,
+                                     const melon_model *m, float slope,
+                                     const double *d_eta, int n);
 
 /* ---------------------------------------------------------------------- */
 /* Steps II-III kernels over a block of pairs. */
@@ -222,6 +229,11 @@ typedef struct {
     const melon_sparse_grad *touched;   /* rows, counts, mean gradient */
     const float *eta;                   /* [n], or NULL: eta_const */
     float eta_const;
+    /* Step I's forward, still to run at the start of the call's forward
+     * pass, which fills eta (NULL: none) */
+    paper_interaction *inter;
+    const paper_params *inter_params;
+    float slope;
     const float *lrho1, *lrho2;         /* [n] rho of the loss input */
     int batch_inputs;                   /* melon-p: batch-mean loss and
                                            gradient as role inputs */
@@ -307,13 +319,15 @@ typedef struct {
 } paper_state;
 
 /* Prepares c for the n triples with the given slots and touched rows:
- * loss inputs, eta (runs Step I when the variant has h_x), flat layout. */
+ * loss inputs, flat layout and, when the variant has h_x, Step I's draws
+ * (the forward pass runs the rest, which fills eta). */
 void paper_prepare_call(paper_state *st, paper_call *c, melon_context *ctx,
                         const melon_triple *triples, int n,
                         const melon_grads *slots,
                         const melon_sparse_grad *touched);
 /* delta[flat] = sum over the pairs of w_{r,m} g_{r,m} (Eq. 13 before the
- * aggregation), all threads combined in a fixed order. With needed !=
+ * aggregation), all threads combined in a fixed order, after the rest of
+ * Step I when the call has it. With needed !=
  * NULL, only coordinates whose `needed` entry is non-zero are computed
  * (delta is zero elsewhere). cache: fill the threads' rate caches. The
  * sink, if set, sees every rate including those of zero-gradient pairs. */

@@ -249,12 +249,11 @@ static int distinct(int32_t id, int32_t *index, int32_t *ids, int *count) {
     return index[id];
 }
 
-void paper_interaction_forward(paper_interaction *it, const paper_params *p,
-                               const melon_model *m, const melon_history *h,
-                               size_t before, melon_neighbor_mode mode,
-                               melon_rng *rng, float slope,
-                               const melon_triple *triples, int n) {
-    int D = it->node_dim, E = it->ext_width, H = it->h_width, K = it->max_edge;
+void paper_interaction_sample(paper_interaction *it, const melon_history *h,
+                              size_t before, melon_neighbor_mode mode,
+                              melon_rng *rng, const melon_triple *triples,
+                              int n) {
+    int K = it->max_edge;
     it->n_users = it->n_items = 0;
     for (int r = 0; r < n; r++) {
         it->user_of[r] = distinct(triples[r].user, it->user_index, it->user_id,
@@ -262,6 +261,8 @@ void paper_interaction_forward(paper_interaction *it, const paper_params *p,
         it->item_of[r] = distinct(triples[r].item, it->item_index, it->item_id,
                                   &it->n_items);
     }
+    for (int q = 0; q < it->n_users; q++) it->user_index[it->user_id[q]] = -1;
+    for (int q = 0; q < it->n_items; q++) it->item_index[it->item_id[q]] = -1;
     /* Definition 1: edges strictly before the batch; users, then items */
     for (int q = 0; q < it->n_users; q++)
         it->user_n_nb[q] = melon_history_sample(
@@ -271,45 +272,56 @@ void paper_interaction_forward(paper_interaction *it, const paper_params *p,
         it->item_n_nb[q] = melon_history_sample(
             &h->item_users[it->item_id[q]], before, K, mode, rng,
             it->item_nb + (size_t)q * K);
+}
+
+/* The threads of the team that do Step I's work (it->threads at most, so
+ * that results do not depend on a larger team); *t = this thread. */
+static int working_threads(const paper_interaction *it, int *t) {
+    int team = omp_get_num_threads();
+    *t = omp_get_thread_num();
+    return team < it->threads ? team : it->threads;
+}
+
+void paper_interaction_forward_team(paper_interaction *it,
+                                    const paper_params *p,
+                                    const melon_model *m, float slope, int n) {
+    int D = it->node_dim, E = it->ext_width, H = it->h_width, K = it->max_edge;
     graph_side sides[2] = {user_side(it, p), item_side(it, p)};
     const float *w_lr = p->w_lr->value, b_lr = p->b_lr->value[0];
-#pragma omp parallel num_threads(it->threads)
-    {
-        int threads = omp_get_num_threads(), t = omp_get_thread_num();
-        for (int s = 0; s < 2; s++) {
-            int q0, q1;
-            node_share(it, s, t, threads, &q0, &q1);
-            attend_nodes(it, m, &sides[s], q0, q1, slope,
-                         it->nb_buf + (size_t)t * K * D);
-        }
-#pragma omp barrier
-        if (t == 0) side_extend(it, &sides[0]);
-        if (t == threads - 1) side_extend(it, &sides[1]);
-#pragma omp barrier
-        /* Eq. 10 on this thread's triples */
-        int r0, r1;
-        entry_share(n, t, threads, &r0, &r1);
-        for (int r = r0; r < r1; r++) {
-            float *x = it->x_pair + (size_t)r * 2 * E;
-            memcpy(x, it->ext_user + (size_t)it->user_of[r] * E, (size_t)E * sizeof *x);
-            memcpy(x + E, it->ext_item + (size_t)it->item_of[r] * E,
-                   (size_t)E * sizeof *x);
-        }
-        melon_linear_forward(r1 - r0, 2 * E, H, it->x_pair + (size_t)r0 * 2 * E,
-                             2 * E, p->w_x->value, 2 * E, it->h + (size_t)r0 * H, H);
-        for (int r = r0; r < r1; r++) {
-            float *hr = it->h + (size_t)r * H;
-            float eta = b_lr;
-            for (int c = 0; c < H; c++) {
-                float v = hr[c] + p->b_x->value[c];
-                hr[c] = v > 0.0f ? v : 0.0f;
-                eta += w_lr[c] * hr[c];
-            }
-            it->eta[r] = eta;
-        }
+    int t, threads = working_threads(it, &t);
+    int works = t < threads;
+    for (int s = 0; s < 2 && works; s++) {
+        int q0, q1;
+        node_share(it, s, t, threads, &q0, &q1);
+        attend_nodes(it, m, &sides[s], q0, q1, slope,
+                     it->nb_buf + (size_t)t * K * D);
     }
-    for (int q = 0; q < it->n_users; q++) it->user_index[it->user_id[q]] = -1;
-    for (int q = 0; q < it->n_items; q++) it->item_index[it->item_id[q]] = -1;
+#pragma omp barrier
+    if (t == 0) side_extend(it, &sides[0]);
+    if (t == threads - 1) side_extend(it, &sides[1]);
+#pragma omp barrier
+    if (!works) return;
+    /* Eq. 10 on this thread's triples */
+    int r0, r1;
+    entry_share(n, t, threads, &r0, &r1);
+    for (int r = r0; r < r1; r++) {
+        float *x = it->x_pair + (size_t)r * 2 * E;
+        memcpy(x, it->ext_user + (size_t)it->user_of[r] * E, (size_t)E * sizeof *x);
+        memcpy(x + E, it->ext_item + (size_t)it->item_of[r] * E,
+               (size_t)E * sizeof *x);
+    }
+    melon_linear_forward(r1 - r0, 2 * E, H, it->x_pair + (size_t)r0 * 2 * E,
+                         2 * E, p->w_x->value, 2 * E, it->h + (size_t)r0 * H, H);
+    for (int r = r0; r < r1; r++) {
+        float *hr = it->h + (size_t)r * H;
+        float eta = b_lr;
+        for (int c = 0; c < H; c++) {
+            float v = hr[c] + p->b_x->value[c];
+            hr[c] = v > 0.0f ? v : 0.0f;
+            eta += w_lr[c] * hr[c];
+        }
+        it->eta[r] = eta;
+    }
 }
 
 /* Back through Eq. 8 for all of side s's nodes: their extended
@@ -385,53 +397,57 @@ static void attention_entries(paper_interaction *it, const melon_model *m,
     }
 }
 
-void paper_interaction_backward(paper_interaction *it, paper_params *p,
-                                const melon_model *m, float slope,
-                                const double *d_eta, int n) {
+void paper_interaction_backward_team(paper_interaction *it, paper_params *p,
+                                     const melon_model *m, float slope,
+                                     const double *d_eta, int n) {
     int D = it->node_dim, E = it->ext_width, H = it->h_width, K = it->max_edge;
     const float *w_lr = p->w_lr->value;
-    /* Eq. 12's h_x part: eta_r = w_lr,x . h_r + b_lr */
-    for (int c = 0; c < H; c++) {
+    graph_side sides[2] = {user_side(it, p), item_side(it, p)};
+    int t, threads = working_threads(it, &t);
+    int works = t < threads;
+    int q0 = 0, q1 = 0, r0 = 0, r1 = 0;
+    if (works) {
+        entry_share(H, t, threads, &q0, &q1);
+        entry_share(n, t, threads, &r0, &r1);
+    }
+    /* Eq. 12's h_x part: eta_r = w_lr,x . h_r + b_lr; this thread's
+     * entries of w_lr,x's gradient, its triples' d h */
+    for (int c = q0; c < q1; c++) {
         double sum = 0.0;
         for (int r = 0; r < n; r++) sum += d_eta[r] * it->h[(size_t)r * H + c];
         p->w_lr->grad[c] += (float)sum;
     }
-    for (int r = 0; r < n; r++) {
+    for (int r = r0; r < r1; r++) {
         const float *hr = it->h + (size_t)r * H;
         float *dh = it->dh + (size_t)r * H;
         for (int c = 0; c < H; c++)
             dh[c] = hr[c] > 0.0f ? (float)d_eta[r] * w_lr[c] : 0.0f;
     }
-    graph_side sides[2] = {user_side(it, p), item_side(it, p)};
-#pragma omp parallel num_threads(it->threads)
-    {
-        int threads = omp_get_num_threads(), t = omp_get_thread_num();
-        /* Eq. 10: this thread's rows of W_x's gradient, its triples' dx */
-        int q0, q1, r0, r1;
-        entry_share(H, t, threads, &q0, &q1);
-        entry_share(n, t, threads, &r0, &r1);
-        if (q1 > q0)
-            melon_linear_backward_weight(n, 2 * E, q1 - q0, it->dh + q0, H,
-                                         it->x_pair, 2 * E, 1.0f,
-                                         p->w_x->grad + (size_t)q0 * 2 * E, 2 * E);
-        for (int q = q0; q < q1; q++)
-            for (int r = 0; r < n; r++) p->b_x->grad[q] += it->dh[(size_t)r * H + q];
+#pragma omp barrier
+    /* Eq. 10: this thread's rows of W_x's gradient, its triples' dx */
+    if (q1 > q0)
+        melon_linear_backward_weight(n, 2 * E, q1 - q0, it->dh + q0, H,
+                                     it->x_pair, 2 * E, 1.0f,
+                                     p->w_x->grad + (size_t)q0 * 2 * E, 2 * E);
+    for (int q = q0; q < q1; q++)
+        for (int r = 0; r < n; r++) p->b_x->grad[q] += it->dh[(size_t)r * H + q];
+    if (works)
         melon_linear_backward_input(r1 - r0, 2 * E, H, it->dh + (size_t)r0 * H, H,
                                     p->w_x->value, 2 * E,
                                     it->dx_pair + (size_t)r0 * 2 * E, 2 * E);
 #pragma omp barrier
-        if (t == 0) side_backward_layer(it, &sides[0], 0, n);
-        if (t == threads - 1) side_backward_layer(it, &sides[1], 1, n);
+    if (t == 0) side_backward_layer(it, &sides[0], 0, n);
+    if (t == threads - 1) side_backward_layer(it, &sides[1], 1, n);
 #pragma omp barrier
-        for (int s = 0; s < 2; s++) {
-            int s0, s1;
-            node_share(it, s, t, threads, &s0, &s1);
-            attend_nodes_backward(it, m, &sides[s], s0, s1, slope,
-                                  it->nb_buf + (size_t)t * K * D);
-        }
-#pragma omp barrier
-        int c0, c1;
-        entry_share(D, t, threads, &c0, &c1);
-        for (int s = 0; s < 2; s++) attention_entries(it, m, &sides[s], c0, c1);
+    for (int s = 0; s < 2 && works; s++) {
+        int s0, s1;
+        node_share(it, s, t, threads, &s0, &s1);
+        attend_nodes_backward(it, m, &sides[s], s0, s1, slope,
+                              it->nb_buf + (size_t)t * K * D);
     }
+#pragma omp barrier
+    if (!works) return;
+    int c0, c1;
+    entry_share(D, t, threads, &c0, &c1);
+    for (int s = 0; s < 2; s++) attention_entries(it, m, &sides[s], c0, c1);
 }

@@ -103,7 +103,8 @@ static void backward_flush(pair_block *b, void *arg) {
  * forward pass does and their partials are added in thread order. With
  * the trial pass's cache (`cached`), the same pairs are enumerated in the
  * same order (filter `needed`; pairs with G = 0 add nothing); without it,
- * only the pairs with G != 0. */
+ * only the pairs with G != 0. Step I's backward from d eta follows in the
+ * same parallel region. */
 static void pairs_backward(paper_state *st, const paper_call *c, int cached) {
     int by_coordinate = c->batch_inputs;
     double *d_eta = st->d_eta;
@@ -131,6 +132,11 @@ static void pairs_backward(paper_state *st, const paper_call *c, int cached) {
         }
         paper_role_grad_fold(&th->grad);
         if (t == 0) used = threads;
+        if (st->params.has_interaction) {
+#pragma omp barrier
+            paper_interaction_backward_team(&st->inter, &st->params, c->m,
+                                            st->cfg.leaky_slope, d_eta, c->n);
+        }
     }
     for (int k = 1; k < used; k++)
         paper_role_grad_add(&st->thread[0].grad, &st->thread[k].grad);
@@ -157,10 +163,6 @@ int paper_meta_step(melon_strategy *s, melon_context *ctx,
     query_upstream(&c, t, st->gc);
     melon_meta_params_zero_grad(&p->mp);
     pairs_backward(st, &c, cached);
-    if (p->has_interaction)
-        paper_interaction_backward(&st->inter, p, m,
-                                   st->cfg.leaky_slope, st->d_eta,
-                                   c.n);
     melon_meta_params_step(&p->mp);
     if (leaky) paper_apply_delta(&c, m, st->delta, &t->query_grad);
     return 0;

@@ -46,9 +46,11 @@ void paper_prepare_call(paper_state *st, paper_call *c, melon_context *ctx,
     c->lrho2 = st->lrho2;
     c->eta_const = p->b_lr->value[0];
     if (p->has_interaction) {
-        paper_interaction_forward(&st->inter, p, ctx->model, ctx->history,
-                                  ctx->begin, mc->neighbors, ctx->rng,
-                                  mc->leaky_slope, triples, n);
+        paper_interaction_sample(&st->inter, ctx->history, ctx->begin,
+                                 mc->neighbors, ctx->rng, triples, n);
+        c->inter = &st->inter;
+        c->inter_params = p;
+        c->slope = mc->leaky_slope;
         c->eta = st->inter.eta;
     }
     c->agg_scale = st->agg_scale;
@@ -107,6 +109,11 @@ void paper_forward_pass(paper_state *st, const paper_call *c,
     {
         int threads = omp_get_num_threads(), t = omp_get_thread_num();
         paper_thread *th = &st->thread[t];
+        if (c->inter) {
+            paper_interaction_forward_team(c->inter, c->inter_params, c->m,
+                                           c->slope, c->n);
+#pragma omp barrier
+        }
         memset(th->delta, 0, size * sizeof(float));
         th->cursor = 0;
         forward_ctx fc = {c,      &st->net, &th->role, th->delta, cache ? th : NULL,
