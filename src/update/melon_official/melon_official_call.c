@@ -3,6 +3,7 @@
  * proposals start from, and each node's sampled neighbours (A.3 item 6). */
 #include "melon_official.h"
 
+#include "data/history_prefetch.h"
 #include "nn/nn.h"
 
 #include <omp.h>
@@ -377,16 +378,7 @@ void official_call_sample(official_call *c, const melon_history *history,
         const melon_adjacency *lists =
             s == OFFICIAL_USER ? history->user_items : history->item_users;
         for (int j = 0; j < side->n_nodes; j++) {
-            /* the lists of nodes ahead are asked for early: their headers,
-             * then the newest edge (which answers melon_history_sample's
-             * first probe) */
-            if (j + 2 * OFFICIAL_PREFETCH_AHEAD < side->n_nodes)
-                __builtin_prefetch(&lists[side->node_id[j + 2 * OFFICIAL_PREFETCH_AHEAD]]);
-            if (j + OFFICIAL_PREFETCH_AHEAD < side->n_nodes) {
-                const melon_adjacency *ahead =
-                    &lists[side->node_id[j + OFFICIAL_PREFETCH_AHEAD]];
-                if (ahead->len > 0) __builtin_prefetch(&ahead->pos[ahead->len - 1]);
-            }
+            melon_history_prefetch(lists, side->node_id, j, side->n_nodes);
             int32_t id = side->node_id[j];
             const melon_adjacency *adj = &lists[id];
             side->edge_begin[j] = edges;

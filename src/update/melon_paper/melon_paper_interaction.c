@@ -25,6 +25,7 @@
  * per-triple layer (Eq. 10) is split by rows. */
 #include "melon_paper.h"
 
+#include "data/history_prefetch.h"
 #include "nn/nn.h"
 
 #include <omp.h>
@@ -264,14 +265,18 @@ void paper_interaction_sample(paper_interaction *it, const melon_history *h,
     for (int q = 0; q < it->n_users; q++) it->user_index[it->user_id[q]] = -1;
     for (int q = 0; q < it->n_items; q++) it->item_index[it->item_id[q]] = -1;
     /* Definition 1: edges strictly before the batch; users, then items */
-    for (int q = 0; q < it->n_users; q++)
+    for (int q = 0; q < it->n_users; q++) {
+        melon_history_prefetch(h->user_items, it->user_id, q, it->n_users);
         it->user_n_nb[q] = melon_history_sample(
             &h->user_items[it->user_id[q]], before, K, mode, rng,
             it->user_nb + (size_t)q * K);
-    for (int q = 0; q < it->n_items; q++)
+    }
+    for (int q = 0; q < it->n_items; q++) {
+        melon_history_prefetch(h->item_users, it->item_id, q, it->n_items);
         it->item_n_nb[q] = melon_history_sample(
             &h->item_users[it->item_id[q]], before, K, mode, rng,
             it->item_nb + (size_t)q * K);
+    }
 }
 
 /* The threads of the team that do Step I's work (it->threads at most, so
