@@ -250,6 +250,23 @@ static int distinct(int32_t id, int32_t *index, int32_t *ids, int *count) {
     return index[id];
 }
 
+/* A pass over nodes [q0, q1) of one side, with nb_buf its thread's. */
+typedef void (*node_pass)(paper_interaction *it, const melon_model *m,
+                          const graph_side *side, int q0, int q1, float slope,
+                          float *nb_buf);
+
+/* Runs `pass` over thread t's share of both sides' nodes. */
+static void each_node_share(paper_interaction *it, const melon_model *m,
+                            const graph_side *sides, int t, int threads,
+                            float slope, node_pass pass) {
+    float *nb_buf = it->nb_buf + (size_t)t * it->max_edge * it->node_dim;
+    for (int s = 0; s < 2; s++) {
+        int q0, q1;
+        node_share(it, s, t, threads, &q0, &q1);
+        pass(it, m, &sides[s], q0, q1, slope, nb_buf);
+    }
+}
+
 void paper_interaction_sample(paper_interaction *it, const melon_history *h,
                               size_t before, melon_neighbor_mode mode,
                               melon_rng *rng, const melon_triple *triples,
@@ -290,17 +307,12 @@ static int working_threads(const paper_interaction *it, int *t) {
 void paper_interaction_forward_team(paper_interaction *it,
                                     const paper_params *p,
                                     const melon_model *m, float slope, int n) {
-    int D = it->node_dim, E = it->ext_width, H = it->h_width, K = it->max_edge;
+    int E = it->ext_width, H = it->h_width;
     graph_side sides[2] = {user_side(it, p), item_side(it, p)};
     const float *w_lr = p->w_lr->value, b_lr = p->b_lr->value[0];
     int t, threads = working_threads(it, &t);
     int works = t < threads;
-    for (int s = 0; s < 2 && works; s++) {
-        int q0, q1;
-        node_share(it, s, t, threads, &q0, &q1);
-        attend_nodes(it, m, &sides[s], q0, q1, slope,
-                     it->nb_buf + (size_t)t * K * D);
-    }
+    if (works) each_node_share(it, m, sides, t, threads, slope, attend_nodes);
 #pragma omp barrier
     if (t == 0) side_extend(it, &sides[0]);
     if (t == threads - 1) side_extend(it, &sides[1]);
@@ -405,7 +417,7 @@ static void attention_entries(paper_interaction *it, const melon_model *m,
 void paper_interaction_backward_team(paper_interaction *it, paper_params *p,
                                      const melon_model *m, float slope,
                                      const double *d_eta, int n) {
-    int D = it->node_dim, E = it->ext_width, H = it->h_width, K = it->max_edge;
+    int D = it->node_dim, E = it->ext_width, H = it->h_width;
     const float *w_lr = p->w_lr->value;
     graph_side sides[2] = {user_side(it, p), item_side(it, p)};
     int t, threads = working_threads(it, &t);
@@ -444,12 +456,8 @@ void paper_interaction_backward_team(paper_interaction *it, paper_params *p,
     if (t == 0) side_backward_layer(it, &sides[0], 0, n);
     if (t == threads - 1) side_backward_layer(it, &sides[1], 1, n);
 #pragma omp barrier
-    for (int s = 0; s < 2 && works; s++) {
-        int s0, s1;
-        node_share(it, s, t, threads, &s0, &s1);
-        attend_nodes_backward(it, m, &sides[s], s0, s1, slope,
-                              it->nb_buf + (size_t)t * K * D);
-    }
+    if (works)
+        each_node_share(it, m, sides, t, threads, slope, attend_nodes_backward);
 #pragma omp barrier
     if (!works) return;
     int c0, c1;
