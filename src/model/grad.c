@@ -23,12 +23,12 @@ int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,
                           max_triples);
     g->n_tensors = m->n_tensors;
     size_t pairs = 2 * (size_t)max_triples;
-    size_t dense_rows = 1;
+    size_t all_dense_rows = 1;
     for (int k = 0; k < m->n_tensors; k++) {
         const melon_tensor *t = &m->tensor[k];
         size_t rows = (size_t)t->rows, cols = (size_t)t->cols;
         if (t->kind == MELON_DENSE) {
-            dense_rows += rows;
+            all_dense_rows += rows;
             g->grad[k] = melon_calloc(rows * cols, sizeof(float), err);
             g->rows[k] = melon_alloc(rows * sizeof(int32_t), err);
             g->row_index[k] = melon_alloc(rows * sizeof(int32_t), err);
@@ -51,7 +51,7 @@ int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,
         g->index_rows[k] = g->index_room[k] = t->rows;
     }
     g->pair_weight = melon_alloc(pairs * sizeof(float), err);
-    g->pair_buffer = melon_alloc(pairs * dense_rows * sizeof(float), err);
+    g->pair_buffer = melon_alloc(pairs * all_dense_rows * sizeof(float), err);
     if (!g->pair_weight || !g->pair_buffer) goto fail;
     return 0;
 fail:

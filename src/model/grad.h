@@ -16,7 +16,8 @@ typedef struct {
     float *grad[MELON_MAX_TENSORS];
     int32_t *count[MELON_MAX_TENSORS];      /* slots that looked a row up */
     float *pair_weight;                     /* scratch [2 * max_triples] */
-    float *pair_buffer;                     /* scratch for dense products */
+    float *pair_buffer;                     /* scratch for dense products: a
+                                               [2n][rows] part per tensor */
 } melon_sparse_grad;
 
 int melon_sparse_grad_init(melon_sparse_grad *g, const melon_model *m,

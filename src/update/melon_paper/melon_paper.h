@@ -79,7 +79,7 @@ void paper_params_free(paper_params *p);
 
 typedef struct {
     int node_dim, ext_width, h_width, max_edge, max_triples;
-    int threads;                            /* 1 or 2 */
+    int threads;                            /* that run Step I: 1 or 2 */
     int empty_self;                         /* no history: aggregate self */
     int n_user_tensors, n_item_tensors;     /* tables concatenated into a */
     int user_tensor[4], item_tensor[4];     /* node feature */
@@ -327,9 +327,8 @@ void paper_prepare_call(paper_state *st, paper_call *c, melon_context *ctx,
                         const melon_sparse_grad *touched);
 /* delta[flat] = sum over the pairs of w_{r,m} g_{r,m} (Eq. 13 before the
  * aggregation), all threads combined in a fixed order, after the rest of
- * Step I when the call has it. With needed !=
- * NULL, only coordinates whose `needed` entry is non-zero are computed
- * (delta is zero elsewhere). cache: fill the threads' rate caches. The
+ * Step I when the call has it. With needed != NULL, only coordinates
+ * whose `needed` entry is non-zero are computed (delta is zero elsewhere). cache: fill the threads' rate caches. The
  * sink, if set, sees every rate including those of zero-gradient pairs. */
 void paper_forward_pass(paper_state *st, const paper_call *c,
                         const float *needed, int cache, paper_rate_sink sink,
