@@ -1,5 +1,6 @@
 /* Adam and SGD against hand-computed steps; lazy versus dense semantics; L2
- * only on decayed tensors; the Default strategy's state round trip. */
+ * only on decayed tensors; a step in parts against the whole step; the
+ * Default strategy's state round trip. */
 #include "test_support.h"
 
 #include "model/optim.h"
@@ -151,6 +152,66 @@ static void sgd_step_by_hand_and_scale(void **state) {
     fixture_free(&f);
 }
 
+/* A step taken in parts (melon_optimizer_begin, each dense tensor's rows
+ * in two pieces, last piece first, then the tables) moves every parameter
+ * and moment exactly as the whole step does, for Adam and for SGD. */
+static void step_in_parts_equals_whole_step(void **state) {
+    (void)state;
+    for (int kind = 0; kind < 2; kind++) {
+        melon_model_config cfg;
+        melon_model_config_default(&cfg);
+        cfg.dim = 4;
+        melon_model whole, parts;
+        melon_grads slots;
+        melon_sparse_grad g;
+        melon_err err = {{0}};
+        assert_int_equal(melon_model_create(&whole, "ncf", 3, 5, &cfg, 2, &err), 0);
+        assert_int_equal(melon_model_create(&parts, "ncf", 3, 5, &cfg, 2, &err), 0);
+        melon_model_copy_values(&parts, &whole);
+        assert_int_equal(melon_grads_init(&slots, &whole, 2, &err), 0);
+        assert_int_equal(melon_sparse_grad_init(&g, &whole, 2, &err), 0);
+        melon_triple tr[2] = {{0, 1, 2}, {2, 4, 3}};
+        whole.ops->forward_backward(&whole, tr, 2, &slots);
+        melon_sparse_grad_accumulate(&g, &whole, tr, &slots, NULL);
+        melon_optimizer_config oc;
+        melon_optimizer_config_default(&oc);
+        oc.kind = kind == 0 ? MELON_OPT_ADAM : MELON_OPT_SGD;
+        oc.l2 = 0.1f;
+        melon_optimizer a, b;
+        assert_int_equal(melon_optimizer_init(&a, &whole, &oc, &err), 0);
+        assert_int_equal(melon_optimizer_init(&b, &parts, &oc, &err), 0);
+        int dense = 0;
+        for (int step = 0; step < 2; step++) {
+            melon_optimizer_step(&a, &whole, &g, 0.5f);
+            melon_optimizer_begin(&b, 0.5f);
+            for (int k = 0; k < parts.n_tensors; k++) {
+                int rows = parts.tensor[k].rows;
+                if (parts.tensor[k].kind != MELON_DENSE) continue;
+                dense++;
+                melon_optimizer_step_rows(&b, &parts, &g, k, rows / 2, rows);
+                melon_optimizer_step_rows(&b, &parts, &g, k, 0, rows / 2);
+            }
+            melon_optimizer_step_tables(&b, &parts, &g);
+        }
+        assert_true(dense > 0);
+        for (int k = 0; k < whole.n_tensors; k++) {
+            size_t bytes = (size_t)whole.tensor[k].rows * whole.tensor[k].cols *
+                           sizeof(float);
+            assert_memory_equal(whole.tensor[k].value, parts.tensor[k].value, bytes);
+            if (kind == 0) {
+                assert_memory_equal(a.m[k], b.m[k], bytes);
+                assert_memory_equal(a.v[k], b.v[k], bytes);
+            }
+        }
+        melon_optimizer_free(&a);
+        melon_optimizer_free(&b);
+        melon_sparse_grad_free(&g);
+        melon_grads_free(&slots);
+        melon_model_free(&whole);
+        melon_model_free(&parts);
+    }
+}
+
 /* The Default strategy's state (Adam moments and step) survives a save
  * and load: a loaded copy takes the same next step. */
 static void default_state_round_trip(void **state) {
@@ -196,6 +257,7 @@ int main(void) {
         cmocka_unit_test(adam_two_steps_with_l2_by_hand),
         cmocka_unit_test(dense_adam_moves_untouched_rows_lazy_does_not),
         cmocka_unit_test(sgd_step_by_hand_and_scale),
+        cmocka_unit_test(step_in_parts_equals_whole_step),
         cmocka_unit_test(default_state_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

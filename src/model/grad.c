@@ -159,7 +159,8 @@ static int dense_is_split(const melon_tensor *t, int n) {
  * thread. Each tensor has its own part of the scratch, so no thread waits
  * for another between tensors. */
 static void accumulate_dense(melon_sparse_grad *out, const melon_model *m,
-                             int n, const melon_grads *slots) {
+                             int n, const melon_grads *slots,
+                             melon_dense_rows_done done, void *user) {
     int dense = 0, split = 0;
     for (int k = 0; k < m->n_tensors; k++)
         if (m->tensor[k].kind == MELON_DENSE) {
@@ -181,6 +182,7 @@ static void accumulate_dense(melon_sparse_grad *out, const melon_model *m,
             }
             dense_rows(out, k, t, n, slots->slot[k], slots->input[k], scaled,
                        a0, a1);
+            if (done && a1 > a0) done(user, k, a0, a1);
             scaled += (size_t)2 * n * t->rows;
         }
     }
@@ -194,6 +196,16 @@ void melon_sparse_grad_accumulate(melon_sparse_grad *out,
                                   const melon_triple *triples,
                                   const melon_grads *slots,
                                   const float *weight) {
+    melon_sparse_grad_accumulate_then(out, m, triples, slots, weight, NULL,
+                                      NULL);
+}
+
+void melon_sparse_grad_accumulate_then(melon_sparse_grad *out,
+                                       const melon_model *m,
+                                       const melon_triple *triples,
+                                       const melon_grads *slots,
+                                       const float *weight,
+                                       melon_dense_rows_done done, void *user) {
     int n = slots->n;
     float mean = n > 0 ? 1.0f / (float)n : 0.0f;
     for (int r = 0; r < n; r++) {
@@ -201,7 +213,7 @@ void melon_sparse_grad_accumulate(melon_sparse_grad *out,
         out->pair_weight[2 * r] = w;
         out->pair_weight[2 * r + 1] = w;
     }
-    accumulate_dense(out, m, n, slots);
+    accumulate_dense(out, m, n, slots, done, user);
     for (int k = 0; k < m->n_tensors; k++) {
         const melon_tensor *t = &m->tensor[k];
         if (t->kind != MELON_DENSE)

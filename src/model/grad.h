@@ -36,6 +36,17 @@ void melon_sparse_grad_accumulate(melon_sparse_grad *out,
                                   const melon_grads *slots,
                                   const float *weight);
 
+/* The same, and then done(user, k, a0, a1) for the rows [a0, a1) of each
+ * dense tensor k, on the thread that has just computed them (inside the
+ * gradient's parallel region), each row once. */
+typedef void (*melon_dense_rows_done)(void *user, int k, int a0, int a1);
+void melon_sparse_grad_accumulate_then(melon_sparse_grad *out,
+                                       const melon_model *m,
+                                       const melon_triple *triples,
+                                       const melon_grads *slots,
+                                       const float *weight,
+                                       melon_dense_rows_done done, void *user);
+
 /* Sum of squares of every entry (for tests and diagnostics). */
 double melon_sparse_grad_norm2(const melon_sparse_grad *g,
                                const melon_model *m);

@@ -74,19 +74,14 @@ void melon_optimizer_free(melon_optimizer *opt) {
     }
 }
 
-typedef struct {
-    float lr, l2, b1, b2, eps;
-    float step_size;       /* lr / (1 - b1^t) */
-    float inv_sqrt_bc2;    /* 1 / sqrt(1 - b2^t) */
-} adam_coeffs;
-
 /* One Adam update of n coordinates; grad may be NULL (a zero gradient). */
-static void adam_span(const adam_coeffs *c, float *restrict theta,
+static void adam_span(const melon_optimizer *opt, float *restrict theta,
                       float *restrict m, float *restrict v,
                       const float *restrict grad, int n, int decay) {
-    const float l2 = decay ? c->l2 : 0.0f;
-    const float b1 = c->b1, b2 = c->b2, step = c->step_size;
-    const float inv_bc2 = c->inv_sqrt_bc2, eps = c->eps;
+    const float l2 = decay ? opt->cfg.l2 : 0.0f;
+    const float b1 = opt->cfg.beta1, b2 = opt->cfg.beta2;
+    const float step = opt->step_size, inv_bc2 = opt->inv_sqrt_bc2;
+    const float eps = opt->cfg.eps;
     for (int k = 0; k < n; k++) {
         float g = (grad ? grad[k] : 0.0f) + l2 * theta[k];
         m[k] = b1 * m[k] + (1.0f - b1) * g;
@@ -102,60 +97,66 @@ static void sgd_span(float lr, float l2, float *theta, const float *grad,
         theta[k] -= lr * ((grad ? grad[k] : 0.0f) + decay_l2 * theta[k]);
 }
 
-/* Applies `span` to the tensor's rows: every row (dense semantics or dense
- * tensor) or only the touched ones. */
-static void step_tensor(const melon_optimizer *opt, const adam_coeffs *c,
-                        melon_tensor *t, int k, const melon_sparse_grad *g) {
+/* Moves coordinates [off, off + n) of tensor k along grad (NULL: zero). */
+static void step_span(const melon_optimizer *opt, melon_tensor *t, int k,
+                      size_t off, const float *grad, int n) {
+    if (opt->cfg.kind == MELON_OPT_ADAM)
+        adam_span(opt, t->value + off, opt->m[k] + off, opt->v[k] + off, grad,
+                  n, t->decay);
+    else
+        sgd_span(opt->lr_now, opt->cfg.l2, t->value + off, grad, n, t->decay);
+}
+
+void melon_optimizer_begin(melon_optimizer *opt, float scale) {
+    opt->step++;
+    opt->lr_now = opt->cfg.lr * scale;
+    double bc1 = 1.0 - pow(opt->cfg.beta1, (double)opt->step);
+    double bc2 = 1.0 - pow(opt->cfg.beta2, (double)opt->step);
+    opt->step_size = (float)(opt->lr_now / bc1);
+    opt->inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+}
+
+void melon_optimizer_step_rows(const melon_optimizer *opt, melon_model *model,
+                               const melon_sparse_grad *g, int k, int a0,
+                               int a1) {
+    melon_tensor *t = &model->tensor[k];
+    size_t cols = (size_t)t->cols, off = (size_t)a0 * cols;
+    if (a1 > a0) step_span(opt, t, k, off, g->grad[k] + off, (a1 - a0) * t->cols);
+}
+
+/* A table's rows: every row (dense semantics) or only the touched ones. */
+static void step_table(const melon_optimizer *opt, melon_tensor *t, int k,
+                       const melon_sparse_grad *g) {
     int cols = t->cols;
-    int adam = opt->cfg.kind == MELON_OPT_ADAM;
-    if (t->kind == MELON_DENSE) {
-        int n = t->rows * cols;
-        if (adam)
-            adam_span(c, t->value, opt->m[k], opt->v[k], g->grad[k], n,
-                      t->decay);
-        else
-            sgd_span(c->lr, c->l2, t->value, g->grad[k], n, t->decay);
-        return;
-    }
     if (opt->cfg.dense) {
         for (int32_t row = 0; row < t->rows; row++) {
             int32_t at = g->row_index[k][row];
             const float *grad = at >= 0 ? g->grad[k] + (size_t)at * cols : NULL;
-            size_t off = (size_t)row * cols;
-            if (adam)
-                adam_span(c, t->value + off, opt->m[k] + off, opt->v[k] + off,
-                          grad, cols, t->decay);
-            else
-                sgd_span(c->lr, c->l2, t->value + off, grad, cols, t->decay);
+            step_span(opt, t, k, (size_t)row * cols, grad, cols);
         }
         return;
     }
-    for (int32_t at = 0; at < g->n_rows[k]; at++) {
-        size_t off = (size_t)g->rows[k][at] * cols;
-        const float *grad = g->grad[k] + (size_t)at * cols;
-        if (adam)
-            adam_span(c, t->value + off, opt->m[k] + off, opt->v[k] + off,
-                      grad, cols, t->decay);
-        else
-            sgd_span(c->lr, c->l2, t->value + off, grad, cols, t->decay);
-    }
+    for (int32_t at = 0; at < g->n_rows[k]; at++)
+        step_span(opt, t, k, (size_t)g->rows[k][at] * cols,
+                  g->grad[k] + (size_t)at * cols, cols);
+}
+
+void melon_optimizer_step_tables(const melon_optimizer *opt,
+                                 melon_model *model,
+                                 const melon_sparse_grad *g) {
+    for (int k = 0; k < model->n_tensors; k++)
+        if (model->tensor[k].kind != MELON_DENSE)
+            step_table(opt, &model->tensor[k], k, g);
 }
 
 void melon_optimizer_step(melon_optimizer *opt, melon_model *model,
                           const melon_sparse_grad *g, float scale) {
-    opt->step++;
-    adam_coeffs c;
-    c.lr = opt->cfg.lr * scale;
-    c.l2 = opt->cfg.l2;
-    c.b1 = opt->cfg.beta1;
-    c.b2 = opt->cfg.beta2;
-    c.eps = opt->cfg.eps;
-    double bc1 = 1.0 - pow(c.b1, (double)opt->step);
-    double bc2 = 1.0 - pow(c.b2, (double)opt->step);
-    c.step_size = (float)(c.lr / bc1);
-    c.inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    melon_optimizer_begin(opt, scale);
     for (int k = 0; k < model->n_tensors; k++)
-        step_tensor(opt, &c, &model->tensor[k], k, g);
+        if (model->tensor[k].kind == MELON_DENSE)
+            melon_optimizer_step_rows(opt, model, g, k, 0,
+                                      model->tensor[k].rows);
+    melon_optimizer_step_tables(opt, model, g);
 }
 
 static const char optimizer_magic[8] = {'M', 'E', 'L', 'O', 'P', 'T', '0', '1'};

@@ -34,6 +34,9 @@ typedef struct {
     size_t size[MELON_MAX_TENSORS];
     size_t room[MELON_MAX_TENSORS];  /* floats m[k] and v[k] have room for */
     long step;
+    /* the current step's (melon_optimizer_begin): learning rate, Adam's
+     * lr / (1 - beta1^t) and 1 / sqrt(1 - beta2^t) */
+    float lr_now, step_size, inv_sqrt_bc2;
 } melon_optimizer;
 
 int melon_optimizer_init(melon_optimizer *opt, const melon_model *model,
@@ -48,6 +51,18 @@ int melon_optimizer_grow(melon_optimizer *opt, const melon_model *model,
 /* One step along g. `scale` multiplies the learning rate (1 normally). */
 void melon_optimizer_step(melon_optimizer *opt, melon_model *model,
                           const melon_sparse_grad *g, float scale);
+
+/* The same step in parts, for a caller that moves each dense row on the
+ * thread that computed its gradient: melon_optimizer_begin once, then
+ * every dense tensor's rows exactly once (melon_optimizer_step_rows, from
+ * any thread) and the tables (melon_optimizer_step_tables). */
+void melon_optimizer_begin(melon_optimizer *opt, float scale);
+void melon_optimizer_step_rows(const melon_optimizer *opt, melon_model *model,
+                               const melon_sparse_grad *g, int k, int a0,
+                               int a1);
+void melon_optimizer_step_tables(const melon_optimizer *opt,
+                                 melon_model *model,
+                                 const melon_sparse_grad *g);
 
 int melon_optimizer_save(const melon_optimizer *opt, FILE *f, melon_err *err);
 int melon_optimizer_load(melon_optimizer *opt, FILE *f, melon_err *err);

@@ -11,6 +11,18 @@ typedef struct {
     melon_sparse_grad grad;
 } default_state;
 
+typedef struct {
+    default_state *st;
+    melon_model *m;
+} dense_step;
+
+/* Dense rows move on the thread that has just computed their gradient,
+ * while it is in that thread's cache. */
+static void step_dense_rows(void *user, int k, int a0, int a1) {
+    dense_step *d = user;
+    melon_optimizer_step_rows(&d->st->opt, d->m, &d->st->grad, k, a0, a1);
+}
+
 static int default_update(melon_strategy *s, melon_context *ctx,
                           const melon_triple *batch, int n, melon_err *err) {
     default_state *st = s->impl;
@@ -18,8 +30,11 @@ static int default_update(melon_strategy *s, melon_context *ctx,
     m->ops->forward_backward(m, batch, n, &st->slots);
     s->batch_loss = melon_mean_loss(&st->slots);
     if (!melon_model_has_parameters(m)) return 0;
-    melon_sparse_grad_accumulate(&st->grad, m, batch, &st->slots, NULL);
-    melon_optimizer_step(&st->opt, m, &st->grad, 1.0f);
+    dense_step d = {st, m};
+    melon_optimizer_begin(&st->opt, 1.0f);
+    melon_sparse_grad_accumulate_then(&st->grad, m, batch, &st->slots, NULL,
+                                      step_dense_rows, &d);
+    melon_optimizer_step_tables(&st->opt, m, &st->grad);
     (void)err;
     return 0;
 }
