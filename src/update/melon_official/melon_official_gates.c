@@ -35,17 +35,20 @@
 #include <string.h>
 
 /* log|x| (x clamped away from denormals) and scale / |x| of n values,
- * zeros where x = 0; branch-free so that it vectorises. */
-static void log_table(int n, const float *x, float scale, float *log_abs,
-                      float *inv) {
-#pragma omp simd
+ * zeros where x = 0; branch-free so that it vectorises. Returns max |x|. */
+static float log_table(int n, const float *x, float scale, float *log_abs,
+                       float *inv) {
+    float top = 0.0f;
+#pragma omp simd reduction(max : top)
     for (int a = 0; a < n; a++) {
         float ax = fabsf(x[a]);
         float nonzero = ax > 0.0f ? 1.0f : 0.0f;
         float safe = ax > FLT_MIN ? ax : FLT_MIN;
         log_abs[a] = nonzero * vm_log(safe);
         inv[a] = nonzero * (scale / safe);
+        top = ax > top ? ax : top;
     }
+    return top;
 }
 
 /* The log tables of pair q for every dense tensor. */
@@ -59,12 +62,8 @@ static void dense_logs_of_pair(official_call *c, int q) {
         size_t e0 = (size_t)q * t->rows, h0 = (size_t)q * t->cols;
         log_table(t->rows, g->slot[k] + e0, MELON_PREPROCESS_EPS,
                   l->e_log + e0, l->e_inv + e0);
-        log_table(t->cols, g->input[k] + h0, 1.0f, l->h_log + h0,
-                  l->h_inv + h0);
-        float h_max = 0.0f;
-        for (int b = 0; b < t->cols; b++)
-            h_max = fmaxf(h_max, fabsf(g->input[k][h0 + b]));
-        l->h_max[q] = h_max;
+        l->h_max[q] = log_table(t->cols, g->input[k] + h0, 1.0f,
+                                l->h_log + h0, l->h_inv + h0);
     }
 }
 
